@@ -1,0 +1,1 @@
+"""Pulumi ComponentResources, one module each. Type tokens are `mlops:index:<Name>`."""

@@ -1,0 +1,251 @@
+"""ModelRegistry: the MLflow tracking server and model registry."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from mlops_iac import versions
+from mlops_iac.components.routes import create_route, external_url, route_host
+from mlops_iac.k8s import network, pods
+from mlops_iac.platforms.base import BucketAccess, DatabaseConnection, Platform
+from mlops_iac.spec import RegistrySpec, StackSpec
+
+DB_ENV_PREFIX = "MLFLOW_DB"
+METRICS_DIR = "/tmp/prometheus-metrics"  # noqa: S108  (an emptyDir, not a shared /tmp)
+
+
+def allowed_hosts(spec: RegistrySpec, namespace: str, external_host: str | None) -> list[str]:
+    """Host header values MLflow 3 accepts: every in-cluster name, the route, and extras.
+
+    The Host header carries the port, so each in-cluster name is allowed with any port.
+    Probes send `localhost`.
+    """
+    service = spec.service_name
+    hosts = [
+        f"{service}",
+        f"{service}:*",
+        f"{service}.{namespace}:*",
+        f"{service}.{namespace}.svc:*",
+        f"{service}.{namespace}.svc.cluster.local:*",
+        "localhost:*",
+    ]
+    if external_host:
+        hosts += [external_host, f"{external_host}:*"]
+    return hosts + [host for host in spec.allowed_hosts if host not in hosts]
+
+
+def server_args(
+    spec: RegistrySpec,
+    *,
+    workers: int,
+    database: DatabaseConnection,
+    artifacts_uri: str,
+    hosts: list[str],
+) -> list[str]:
+    """The `mlflow server` command line; the database password is a `$(VAR)` reference."""
+    return [
+        "mlflow",
+        "server",
+        "--host=0.0.0.0",
+        f"--port={spec.port}",
+        f"--backend-store-uri={database.sqlalchemy_url(DB_ENV_PREFIX)}",
+        f"--artifacts-destination={artifacts_uri}",
+        "--serve-artifacts",
+        f"--workers={workers}",
+        f"--allowed-hosts={','.join(hosts)}",
+        f"--expose-prometheus={METRICS_DIR}",
+    ]
+
+
+class ModelRegistry(pulumi.ComponentResource):
+    """MLflow tracking server + model registry: Postgres backend, artifacts in the object store.
+
+    Outputs: `tracking_uri` (in-cluster), `external_url` (when exposed), `artifact_bucket`.
+    """
+
+    tracking_uri: pulumi.Output[str]
+    """In-cluster tracking URI, e.g. `http://mlflow.mlops.svc.cluster.local:5000`."""
+    external_url: pulumi.Output[str | None]
+    """External URL through the Gateway (or Ingress), or None when not exposed."""
+    artifact_bucket: pulumi.Output[str]
+    """Bucket holding the registry's artifacts."""
+
+    def __init__(
+        self,
+        name: str,
+        spec: StackSpec,
+        platform: Platform,
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
+        super().__init__("mlops:index:ModelRegistry", name, None, opts)
+        registry = spec.registry
+        defaults = spec.defaults
+        namespace = platform.namespace
+        service_name = registry.service_name
+        labels = pods.labels("mlflow", "model-registry", service_name, versions.MLFLOW_VERSION)
+        match = pods.selector("mlflow", service_name)
+        child = platform.child_options(self)
+
+        database = platform.database(registry.database)
+        bucket = platform.bucket(registry.artifact_bucket)
+        host = route_host(registry.ingress, spec.routing, service_name) if _exposed(registry) else None
+        replicas = registry.replicas or defaults.registry_replicas
+        args = pulumi.Output.from_input(bucket.uri()).apply(
+            lambda uri: server_args(
+                registry,
+                workers=registry.workers or defaults.registry_workers,
+                database=database,
+                artifacts_uri=uri,
+                hosts=allowed_hosts(registry, namespace, host),
+            )
+        )
+        pod_labels = {**labels, **database.client_labels, **bucket.client_labels}
+        self.deployment = k8s.apps.v1.Deployment(
+            f"{name}-deployment",
+            metadata={"name": service_name, "namespace": namespace, "labels": labels},
+            spec={
+                "replicas": replicas,
+                "selector": {"matchLabels": match},
+                "strategy": {
+                    "type": "RollingUpdate",
+                    "rollingUpdate": {"maxUnavailable": 0, "maxSurge": 1},
+                },
+                "template": {
+                    "metadata": {"labels": pod_labels},
+                    "spec": _pod_spec(
+                        registry,
+                        image=registry.image or versions.MLFLOW_IMAGE,
+                        args=args,
+                        database=database,
+                        bucket=bucket,
+                        resources=(registry.resources or defaults.registry_resources).to_kubernetes(),
+                        spread=defaults.spread_across_nodes and replicas > 1,
+                        match=match,
+                    ),
+                },
+            },
+            opts=pulumi.ResourceOptions.merge(
+                child, pulumi.ResourceOptions(depends_on=[*database.ready, *bucket.ready])
+            ),
+        )
+        self.service = k8s.core.v1.Service(
+            f"{name}-service",
+            metadata={"name": service_name, "namespace": namespace, "labels": labels},
+            spec={
+                "selector": match,
+                "ports": [{"name": "http", "port": registry.port, "targetPort": "http"}],
+            },
+            opts=child,
+        )
+        if replicas > 1:
+            k8s.policy.v1.PodDisruptionBudget(
+                f"{name}-pdb",
+                metadata={"name": service_name, "namespace": namespace, "labels": labels},
+                spec={"minAvailable": replicas - 1, "selector": {"matchLabels": match}},
+                opts=child,
+            )
+        k8s.networking.v1.NetworkPolicy(
+            f"{name}-allow-ingress",
+            metadata={"name": f"{service_name}-allow-ingress", "namespace": namespace, "labels": labels},
+            spec=network.allow_ingress(
+                match,
+                registry.port,
+                [network.namespace_peer(namespace), network.namespace_peer(platform.gateway_namespace)],
+            ),
+            opts=child,
+        )
+        if host is not None:
+            create_route(
+                name,
+                routing=spec.routing,
+                gateway_namespace=platform.gateway_namespace,
+                namespace=namespace,
+                host=host,
+                service=service_name,
+                port=registry.port,
+                labels=labels,
+                opts=child,
+            )
+        self.tracking_uri = self.service.metadata.apply(
+            lambda meta: f"http://{meta['name']}.{meta['namespace']}.svc.cluster.local:{registry.port}"
+        )
+        self.external_url = pulumi.Output.from_input(
+            external_url(host, spec.routing) if host else None
+        )
+        self.artifact_bucket = pulumi.Output.from_input(bucket.bucket)
+        self.register_outputs(
+            {
+                "tracking_uri": self.tracking_uri,
+                "external_url": self.external_url,
+                "artifact_bucket": self.artifact_bucket,
+            }
+        )
+
+
+def _exposed(registry: RegistrySpec) -> bool:
+    return registry.ingress is not None and registry.ingress.enabled
+
+
+def _pod_spec(
+    registry: RegistrySpec,
+    *,
+    image: str,
+    args: pulumi.Input[list[str]],
+    database: DatabaseConnection,
+    bucket: BucketAccess,
+    resources: dict[str, Any],
+    spread: bool,
+    match: dict[str, str],
+) -> dict[str, Any]:
+    env = [
+        *database.env(DB_ENV_PREFIX),
+        *bucket.env(),
+        pods.env_value("HOME", "/tmp"),
+        pods.env_value("PROMETHEUS_MULTIPROC_DIR", METRICS_DIR),
+    ]
+    mounts = [{"name": "tmp", "mountPath": "/tmp"}]
+    health = "/health"
+    spec: dict[str, Any] = {
+        "automountServiceAccountToken": False,
+        "securityContext": pods.pod_security_context(versions.MLFLOW_UID),
+        "initContainers": [
+            {
+                "name": "migrate-database",
+                "image": image,
+                "command": ["mlflow", "db", "upgrade", database.sqlalchemy_url(DB_ENV_PREFIX)],
+                "env": env,
+                "resources": resources,
+                "securityContext": pods.container_security_context(),
+                "volumeMounts": mounts,
+            }
+        ],
+        "containers": [
+            {
+                "name": "mlflow",
+                "image": image,
+                "command": args,
+                "env": env,
+                "ports": [{"name": "http", "containerPort": registry.port}],
+                "resources": resources,
+                "securityContext": pods.container_security_context(),
+                "readinessProbe": pods.http_probe(health, "http", period=5),
+                "livenessProbe": pods.http_probe(health, "http", period=15, failures=4),
+                "startupProbe": pods.http_probe(health, "http", period=5, failures=60),
+                "volumeMounts": mounts,
+            }
+        ],
+        "volumes": [pods.scratch_volume("tmp", "1Gi")],
+    }
+    if spread:
+        spec["topologySpreadConstraints"] = [
+            {
+                "maxSkew": 1,
+                "topologyKey": "kubernetes.io/hostname",
+                "whenUnsatisfiable": "ScheduleAnyway",
+                "labelSelector": {"matchLabels": match},
+            }
+        ]
+    return spec

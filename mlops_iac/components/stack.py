@@ -1,0 +1,49 @@
+"""MLOpsStack: the platform plus every component the spec enables."""
+
+from __future__ import annotations
+
+import pulumi
+
+from mlops_iac.components.registry import ModelRegistry
+from mlops_iac.platforms import Platform, create_platform
+from mlops_iac.spec import StackSpec
+
+
+class MLOpsStack(pulumi.ComponentResource):
+    """A whole MLOps stack from one StackSpec.
+
+    Outputs: `namespace`, and for the registry `registry_tracking_uri`,
+    `registry_external_url`, `registry_artifact_bucket`.
+    """
+
+    platform: Platform
+    """The target's platform (provider, namespace, data services)."""
+    registry: ModelRegistry | None
+    """The model registry, when enabled."""
+
+    def __init__(
+        self, name: str, spec: StackSpec, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        super().__init__("mlops:index:MLOpsStack", name, None, opts)
+        self.spec = spec
+        self.platform = create_platform(
+            f"{name}-platform", spec, pulumi.ResourceOptions(parent=self)
+        )
+        self.registry = None
+        outputs: dict[str, pulumi.Input[object]] = {"namespace": self.platform.namespace}
+        if spec.registry.enabled:
+            self.registry = ModelRegistry(
+                f"{name}-registry", spec, self.platform, pulumi.ResourceOptions(parent=self)
+            )
+            outputs |= {
+                "registry_tracking_uri": self.registry.tracking_uri,
+                "registry_external_url": self.registry.external_url,
+                "registry_artifact_bucket": self.registry.artifact_bucket,
+            }
+        self.outputs = outputs
+        self.register_outputs(outputs)
+
+    def export(self) -> None:
+        """Export the stack's outputs as Pulumi stack outputs."""
+        for key, value in self.outputs.items():
+            pulumi.export(key, value)

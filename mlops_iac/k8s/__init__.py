@@ -1,0 +1,1 @@
+"""Pure builders for Kubernetes object fragments."""

@@ -1,0 +1,64 @@
+"""Pure builders for NetworkPolicy specs: default deny, then explicit allows."""
+
+from __future__ import annotations
+
+from typing import Any
+
+NAMESPACE_NAME_LABEL = "kubernetes.io/metadata.name"
+
+
+def default_deny() -> dict[str, Any]:
+    """Deny all ingress and egress for every pod in the namespace."""
+    return {"podSelector": {}, "policyTypes": ["Ingress", "Egress"]}
+
+
+def allow_dns_egress() -> dict[str, Any]:
+    """Let every pod in the namespace resolve names through the cluster DNS."""
+    dns_ports = [{"protocol": "UDP", "port": 53}, {"protocol": "TCP", "port": 53}]
+    return {
+        "podSelector": {},
+        "policyTypes": ["Egress"],
+        "egress": [
+            {
+                "to": [
+                    {
+                        "namespaceSelector": {
+                            "matchLabels": {NAMESPACE_NAME_LABEL: "kube-system"}
+                        },
+                        "podSelector": {"matchLabels": {"k8s-app": "kube-dns"}},
+                    }
+                ],
+                "ports": dns_ports,
+            }
+        ],
+    }
+
+
+def namespace_peer(namespace: str) -> dict[str, Any]:
+    """A peer matching every pod of one namespace."""
+    return {"namespaceSelector": {"matchLabels": {NAMESPACE_NAME_LABEL: namespace}}}
+
+
+def pods_peer(match_labels: dict[str, str]) -> dict[str, Any]:
+    """A peer matching pods of the policy's own namespace by label."""
+    return {"podSelector": {"matchLabels": match_labels}}
+
+
+def allow_ingress(
+    pod_labels: dict[str, str], port: int, peers: list[dict[str, Any]]
+) -> dict[str, Any]:
+    """Allow TCP traffic to `port` of the selected pods from the given peers only."""
+    return {
+        "podSelector": {"matchLabels": pod_labels},
+        "policyTypes": ["Ingress"],
+        "ingress": [{"from": peers, "ports": [{"protocol": "TCP", "port": port}]}],
+    }
+
+
+def allow_egress(pod_labels: dict[str, str], port: int, peers: list[dict[str, Any]]) -> dict[str, Any]:
+    """Allow TCP traffic from the selected pods to `port` of the given peers only."""
+    return {
+        "podSelector": {"matchLabels": pod_labels},
+        "policyTypes": ["Egress"],
+        "egress": [{"to": peers, "ports": [{"protocol": "TCP", "port": port}]}],
+    }

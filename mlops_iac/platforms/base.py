@@ -1,0 +1,128 @@
+"""What a target provides to components, behind small interfaces.
+
+Components ask the platform for a database, a bucket and resource options; they never know
+whether the answer is an in-cluster StatefulSet (kind) or a managed service (AWS).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import pulumi
+
+from mlops_iac.k8s.pods import env_secret, env_value
+
+
+@dataclass(frozen=True)
+class SecretKeyRef:
+    """A key in a Kubernetes Secret of the stack's namespace."""
+
+    name: pulumi.Input[str]
+    key: str
+
+    def env(self, variable: str) -> dict[str, Any]:
+        """An env var that reads this key."""
+        return env_secret(variable, self.name, self.key)
+
+
+@dataclass(frozen=True)
+class DatabaseConnection:
+    """A PostgreSQL database a component may use, with its own role."""
+
+    host: str
+    port: int
+    database: str
+    username: str
+    password: SecretKeyRef
+    client_labels: dict[str, str] = field(default_factory=dict)
+    """Pod labels that open the network path to the database."""
+    ready: list[pulumi.Resource] = field(default_factory=list)
+    """Resources that must exist before a client starts (e.g. the database-creation Job)."""
+
+    def env(self, prefix: str) -> list[dict[str, Any]]:
+        """`<prefix>_HOST`, `_PORT`, `_NAME`, `_USER` as values and `_PASSWORD` from the Secret."""
+        return [
+            env_value(f"{prefix}_HOST", self.host),
+            env_value(f"{prefix}_PORT", str(self.port)),
+            env_value(f"{prefix}_NAME", self.database),
+            env_value(f"{prefix}_USER", self.username),
+            self.password.env(f"{prefix}_PASSWORD"),
+        ]
+
+    def sqlalchemy_url(self, prefix: str, driver: str = "postgresql+psycopg2") -> str:
+        """A URL that Kubernetes completes from the env vars of `env(prefix)`.
+
+        `$(VAR)` references are expanded by the kubelet in `command` and `args`, so the
+        password never appears in the pod spec.
+        """
+        return (
+            f"{driver}://$({prefix}_USER):$({prefix}_PASSWORD)"
+            f"@$({prefix}_HOST):$({prefix}_PORT)/$({prefix}_NAME)"
+        )
+
+
+@dataclass(frozen=True)
+class BucketAccess:
+    """An S3 bucket a component may use."""
+
+    bucket: pulumi.Input[str]
+    endpoint_url: pulumi.Input[str] | None
+    """S3 API endpoint; None means AWS S3 itself."""
+    region: str
+    access_key_id: SecretKeyRef | None
+    """Static credentials; None when the platform gives workloads an identity instead."""
+    secret_access_key: SecretKeyRef | None
+    client_labels: dict[str, str] = field(default_factory=dict)
+    """Pod labels that open the network path to the object store."""
+    ready: list[pulumi.Resource] = field(default_factory=list)
+    """Resources that must exist before a client starts (e.g. the bucket-creation Job)."""
+
+    def uri(self, path: str = "") -> pulumi.Output[str]:
+        """`s3://<bucket>/<path>`."""
+        return pulumi.Output.concat("s3://", self.bucket, "/", path)
+
+    def env(self) -> list[dict[str, Any]]:
+        """The env vars boto3 and MLflow read to reach this bucket."""
+        result = [env_value("AWS_DEFAULT_REGION", self.region)]
+        if self.endpoint_url is not None:
+            result += [
+                env_value("MLFLOW_S3_ENDPOINT_URL", self.endpoint_url),
+                env_value("AWS_ENDPOINT_URL_S3", self.endpoint_url),
+            ]
+        if self.access_key_id is not None and self.secret_access_key is not None:
+            result += [
+                self.access_key_id.env("AWS_ACCESS_KEY_ID"),
+                self.secret_access_key.env("AWS_SECRET_ACCESS_KEY"),
+            ]
+        return result
+
+
+class Platform(Protocol):
+    """What every target offers to components."""
+
+    @property
+    def namespace(self) -> str:
+        """The namespace components deploy into."""
+        ...
+
+    @property
+    def gateway_namespace(self) -> str:
+        """The namespace of the Gateway that routes attach to (for network policies)."""
+        ...
+
+    def child_options(self, parent: pulumi.Resource) -> pulumi.ResourceOptions:
+        """Options for a component's children: parent, provider, and ordering after the namespace."""
+        ...
+
+    def stateful_options(self) -> pulumi.ResourceOptions:
+        """Options that guard data-holding resources (`protect` or `retain_on_delete`)."""
+        ...
+
+    def database(self, name: str) -> DatabaseConnection:
+        """A database (and its own role) for one component."""
+        ...
+
+    def bucket(self, name: str) -> BucketAccess:
+        """A bucket for one component."""
+        ...

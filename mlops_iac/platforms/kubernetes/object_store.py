@@ -1,0 +1,236 @@
+"""An S3-compatible object store in the cluster (SeaweedFS), with generated credentials."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+
+import pulumi
+import pulumi_kubernetes as k8s
+import pulumi_random as random
+
+from mlops_iac import versions
+from mlops_iac.k8s import network, pods
+from mlops_iac.platforms.base import BucketAccess, SecretKeyRef
+from mlops_iac.spec import ResourceRequirements
+
+S3_PORT = 8333
+DATA_DIR = "/data"
+CONFIG_DIR = "/etc/seaweedfs"
+REGION = "us-east-1"
+
+# Idempotent: creating a bucket that this identity already owns is not an error.
+CREATE_BUCKET_SCRIPT = """\
+import os, time
+import boto3
+from botocore.exceptions import ClientError, EndpointConnectionError
+s3 = boto3.client("s3", endpoint_url=os.environ["AWS_ENDPOINT_URL_S3"])
+bucket = os.environ["BUCKET"]
+for attempt in range(120):
+    try:
+        s3.head_bucket(Bucket=bucket)
+        print(f"bucket {bucket} exists")
+        break
+    except ClientError as error:
+        if error.response["Error"]["Code"] not in ("404", "NoSuchBucket"):
+            raise
+        s3.create_bucket(Bucket=bucket)
+        print(f"bucket {bucket} created")
+        break
+    except EndpointConnectionError:
+        time.sleep(2)
+else:
+    raise SystemExit("object store not reachable")
+"""
+
+
+def s3_identities(access_key: str, secret_key: str) -> str:
+    """SeaweedFS `-s3.config` JSON: one identity with full rights on this store."""
+    return json.dumps(
+        {
+            "identities": [
+                {
+                    "name": "mlops",
+                    "credentials": [{"accessKey": access_key, "secretKey": secret_key}],
+                    "actions": ["Admin", "Read", "Write", "List", "Tagging"],
+                }
+            ]
+        }
+    )
+
+
+def server_command(port: int = S3_PORT) -> list[str]:
+    """Single-node SeaweedFS: master, volume server, filer and S3 gateway in one process."""
+    return [
+        "weed",
+        "server",
+        f"-dir={DATA_DIR}",
+        "-ip.bind=0.0.0.0",
+        "-volume.max=0",
+        "-master.volumeSizeLimitMB=1024",
+        "-s3",
+        f"-s3.port={port}",
+        f"-s3.config={CONFIG_DIR}/s3.json",
+    ]
+
+
+class InClusterObjectStore(pulumi.ComponentResource):
+    """A single-node SeaweedFS with an S3 API on port 8333 and generated credentials."""
+
+    endpoint_url: str
+    """In-cluster S3 endpoint."""
+
+    def __init__(
+        self,
+        name: str,
+        *,
+        k8s_name: str,
+        namespace: str,
+        storage: str,
+        storage_class: str | None,
+        resources: ResourceRequirements,
+        stateful: pulumi.ResourceOptions,
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
+        super().__init__("mlops:index:ObjectStore", name, None, opts)
+        self._name = name
+        self._k8s_name = k8s_name
+        self._namespace = namespace
+        self.endpoint_url = f"http://{k8s_name}.{namespace}.svc.cluster.local:{S3_PORT}"
+        self.client_labels = {"mlops-iac.dev/s3-client": k8s_name}
+        labels = pods.labels("seaweedfs", "object-store", k8s_name, versions.SEAWEEDFS_VERSION)
+        match = pods.selector("seaweedfs", k8s_name)
+        child = pulumi.ResourceOptions(parent=self)
+        keep = pulumi.ResourceOptions.merge(child, stateful)
+
+        access_key = random.RandomPassword(
+            f"{name}-access-key", length=20, special=False, lower=False, opts=keep
+        )
+        secret_key = random.RandomPassword(f"{name}-secret-key", length=40, special=False, opts=keep)
+        self.credentials = k8s.core.v1.Secret(
+            f"{name}-credentials",
+            metadata={"name": f"{k8s_name}-credentials", "namespace": namespace, "labels": labels},
+            type="Opaque",
+            string_data={
+                "AWS_ACCESS_KEY_ID": access_key.result,
+                "AWS_SECRET_ACCESS_KEY": secret_key.result,
+                "s3.json": pulumi.Output.all(access_key.result, secret_key.result).apply(
+                    lambda keys: s3_identities(keys[0], keys[1])
+                ),
+            },
+            opts=keep,
+        )
+        self.service = k8s.core.v1.Service(
+            f"{name}-service",
+            metadata={"name": k8s_name, "namespace": namespace, "labels": labels},
+            spec={"selector": match, "ports": [{"name": "s3", "port": S3_PORT, "targetPort": "s3"}]},
+            opts=child,
+        )
+        claim_spec: dict[str, object] = {
+            "accessModes": ["ReadWriteOnce"],
+            "resources": {"requests": {"storage": storage}},
+        }
+        if storage_class:
+            claim_spec["storageClassName"] = storage_class
+        container = {
+            "name": "seaweedfs",
+            "image": versions.SEAWEEDFS_IMAGE,
+            "command": server_command(),
+            "ports": [{"name": "s3", "containerPort": S3_PORT}],
+            "resources": resources.to_kubernetes(),
+            "securityContext": pods.container_security_context(),
+            "readinessProbe": pods.tcp_probe("s3", period=5),
+            "livenessProbe": pods.tcp_probe("s3", period=15, failures=6),
+            "startupProbe": pods.tcp_probe("s3", period=5, failures=60),
+            "volumeMounts": [
+                {"name": "data", "mountPath": DATA_DIR},
+                {"name": "config", "mountPath": CONFIG_DIR, "readOnly": True},
+                {"name": "tmp", "mountPath": "/tmp"},
+            ],
+        }
+        self.statefulset = k8s.apps.v1.StatefulSet(
+            f"{name}-statefulset",
+            metadata={"name": k8s_name, "namespace": namespace, "labels": labels},
+            spec={
+                "serviceName": k8s_name,
+                "replicas": 1,
+                "selector": {"matchLabels": match},
+                "persistentVolumeClaimRetentionPolicy": {"whenDeleted": "Retain", "whenScaled": "Retain"},
+                "template": {
+                    "metadata": {"labels": labels},
+                    "spec": {
+                        "automountServiceAccountToken": False,
+                        "securityContext": pods.pod_security_context(versions.SEAWEEDFS_UID),
+                        "containers": [container],
+                        "volumes": [
+                            {
+                                "name": "config",
+                                "secret": {
+                                    "secretName": self.credentials.metadata.name,
+                                    "items": [{"key": "s3.json", "path": "s3.json"}],
+                                },
+                            },
+                            pods.scratch_volume("tmp"),
+                        ],
+                    },
+                },
+                "volumeClaimTemplates": [{"metadata": {"name": "data"}, "spec": claim_spec}],
+            },
+            opts=keep,
+        )
+        for suffix, spec in (
+            ("ingress", network.allow_ingress(match, S3_PORT, [network.pods_peer(self.client_labels)])),
+            ("egress", network.allow_egress(self.client_labels, S3_PORT, [network.pods_peer(match)])),
+        ):
+            k8s.networking.v1.NetworkPolicy(
+                f"{name}-allow-{suffix}",
+                metadata={"name": f"{k8s_name}-allow-{suffix}", "namespace": namespace, "labels": labels},
+                spec=spec,
+                opts=child,
+            )
+        self.register_outputs({"endpoint_url": self.endpoint_url})
+
+    def access(self, bucket: str) -> BucketAccess:
+        """Credentials and endpoint for one bucket of this store."""
+        return BucketAccess(
+            bucket=bucket,
+            endpoint_url=self.endpoint_url,
+            region=REGION,
+            access_key_id=SecretKeyRef(self.credentials.metadata.name, "AWS_ACCESS_KEY_ID"),
+            secret_access_key=SecretKeyRef(self.credentials.metadata.name, "AWS_SECRET_ACCESS_KEY"),
+            client_labels=dict(self.client_labels),
+        )
+
+    def bucket(self, bucket: str) -> BucketAccess:
+        """A bucket created by a Job (idempotently) on this store."""
+        access = self.access(bucket)
+        k8s_name = f"{self._k8s_name}-bucket-{bucket}"[:63].rstrip("-.")
+        labels = pods.labels("seaweedfs", "bucket-init", k8s_name)
+        job = k8s.batch.v1.Job(
+            f"{self._name}-bucket-{bucket}",
+            metadata={"name": k8s_name, "namespace": self._namespace, "labels": labels},
+            spec={
+                "backoffLimit": 6,
+                "activeDeadlineSeconds": 900,
+                "template": {
+                    "metadata": {"labels": {**labels, **self.client_labels}},
+                    "spec": {
+                        "restartPolicy": "OnFailure",
+                        "automountServiceAccountToken": False,
+                        "securityContext": pods.pod_security_context(versions.MLFLOW_UID),
+                        "containers": [
+                            {
+                                "name": "create-bucket",
+                                "image": versions.MLFLOW_IMAGE,
+                                "command": ["python", "-c", CREATE_BUCKET_SCRIPT],
+                                "env": [*access.env(), pods.env_value("BUCKET", bucket)],
+                                "resources": ResourceRequirements(cpu="50m", memory="128Mi", memory_limit="256Mi").to_kubernetes(),
+                                "securityContext": pods.container_security_context(),
+                            }
+                        ],
+                    },
+                },
+            },
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[self.statefulset]),
+        )
+        return dataclasses.replace(access, ready=[job])

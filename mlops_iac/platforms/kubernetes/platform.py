@@ -1,0 +1,153 @@
+"""The Kubernetes platform: kind and any existing cluster.
+
+Owns the provider, the namespace (Pod Security `restricted`, default-deny network), the
+Gateway (when asked for), and creates Postgres and the object store lazily, on first use.
+"""
+
+from __future__ import annotations
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from mlops_iac.k8s import network, pods
+from mlops_iac.platforms.base import BucketAccess, DatabaseConnection
+from mlops_iac.spec import KindTarget, KubernetesTarget, StackSpec
+
+from .object_store import InClusterObjectStore
+from .postgres import InClusterPostgres
+
+PSS_LABELS = {
+    "pod-security.kubernetes.io/enforce": "restricted",
+    "pod-security.kubernetes.io/enforce-version": "latest",
+    "pod-security.kubernetes.io/warn": "restricted",
+    "pod-security.kubernetes.io/audit": "restricted",
+}
+
+
+class KubernetesPlatform(pulumi.ComponentResource):
+    """Kubernetes provider, namespace and in-cluster data services for one stack."""
+
+    def __init__(
+        self, name: str, spec: StackSpec, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        super().__init__("mlops:index:KubernetesPlatform", name, None, opts)
+        target = spec.target
+        if not isinstance(target, KindTarget | KubernetesTarget):
+            raise TypeError(f"KubernetesPlatform cannot deploy a {target.kind!r} target")
+        self._name = name
+        self._spec = spec
+        self._target = target
+        self.provider = k8s.Provider(
+            f"{name}-provider", opts=pulumi.ResourceOptions(parent=self), **_provider_args(target)
+        )
+        scoped = pulumi.ResourceOptions(parent=self, provider=self.provider)
+        labels = pods.labels("mlops-iac", "platform", spec.name)
+        self.namespace_resource = k8s.core.v1.Namespace(
+            f"{name}-namespace",
+            metadata={"name": spec.namespace, "labels": {**labels, **PSS_LABELS}},
+            opts=scoped,
+        )
+        in_namespace = pulumi.ResourceOptions.merge(
+            scoped, pulumi.ResourceOptions(depends_on=[self.namespace_resource])
+        )
+        for policy, policy_spec in (
+            ("default-deny", network.default_deny()),
+            ("allow-dns", network.allow_dns_egress()),
+        ):
+            k8s.networking.v1.NetworkPolicy(
+                f"{name}-{policy}",
+                metadata={"name": policy, "namespace": spec.namespace, "labels": labels},
+                spec=policy_spec,
+                opts=in_namespace,
+            )
+        self.gateway: k8s.apiextensions.CustomResource | None = None
+        routing = spec.routing
+        if routing.mode == "gateway" and routing.gateway_class is not None:
+            self.gateway = k8s.apiextensions.CustomResource(
+                f"{name}-gateway",
+                api_version="gateway.networking.k8s.io/v1",
+                kind="Gateway",
+                metadata={"name": routing.gateway_name, "namespace": self.gateway_namespace, "labels": labels},
+                spec={
+                    "gatewayClassName": routing.gateway_class,
+                    "listeners": [
+                        {
+                            "name": "http",
+                            "protocol": "HTTP",
+                            "port": 80,
+                            "allowedRoutes": {"namespaces": {"from": "Same"}},
+                        }
+                    ],
+                },
+                opts=in_namespace,
+            )
+        self._children = in_namespace
+        self._postgres: InClusterPostgres | None = None
+        self._object_store: InClusterObjectStore | None = None
+        self.register_outputs({"namespace": spec.namespace})
+
+    @property
+    def namespace(self) -> str:
+        """The namespace components deploy into."""
+        return self._spec.namespace
+
+    @property
+    def gateway_namespace(self) -> str:
+        """The namespace of the Gateway that routes attach to."""
+        return self._spec.routing.gateway_namespace or self._spec.namespace
+
+    def child_options(self, parent: pulumi.Resource) -> pulumi.ResourceOptions:
+        """Parent, this cluster's provider, and ordering after the namespace."""
+        return pulumi.ResourceOptions(
+            parent=parent, provider=self.provider, depends_on=[self.namespace_resource]
+        )
+
+    def stateful_options(self) -> pulumi.ResourceOptions:
+        """`protect` or `retain_on_delete` for data-holding resources, by the spec."""
+        protection = self._spec.effective_data_protection
+        return pulumi.ResourceOptions(
+            protect=protection == "protect", retain_on_delete=protection == "retain"
+        )
+
+    def database(self, name: str) -> DatabaseConnection:
+        """A database with its own role on the in-cluster Postgres."""
+        if self._postgres is None:
+            defaults = self._spec.defaults
+            self._postgres = InClusterPostgres(
+                f"{self._name}-postgres",
+                k8s_name=f"{self._spec.name}-postgres",
+                namespace=self.namespace,
+                storage=self._target.postgres.storage or defaults.postgres_storage,
+                storage_class=self._target.postgres.storage_class,
+                resources=defaults.postgres_resources,
+                stateful=self.stateful_options(),
+                opts=self._children,
+            )
+        return self._postgres.database(name)
+
+    def bucket(self, name: str) -> BucketAccess:
+        """A bucket on the in-cluster object store."""
+        if self._object_store is None:
+            defaults = self._spec.defaults
+            self._object_store = InClusterObjectStore(
+                f"{self._name}-s3",
+                k8s_name=f"{self._spec.name}-s3",
+                namespace=self.namespace,
+                storage=self._target.object_store.storage or defaults.object_store_storage,
+                storage_class=self._target.object_store.storage_class,
+                resources=defaults.object_store_resources,
+                stateful=self.stateful_options(),
+                opts=self._children,
+            )
+        return self._object_store.bucket(name)
+
+
+def _provider_args(target: KindTarget | KubernetesTarget) -> dict[str, str]:
+    if isinstance(target, KindTarget):
+        return {"context": target.context}
+    args = {}
+    if target.kubeconfig:
+        args["kubeconfig"] = target.kubeconfig
+    if target.context:
+        args["context"] = target.context
+    return args

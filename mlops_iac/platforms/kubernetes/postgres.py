@@ -1,0 +1,203 @@
+"""PostgreSQL in the cluster: a StatefulSet on the official image, one role per database."""
+
+from __future__ import annotations
+
+import pulumi
+import pulumi_kubernetes as k8s
+import pulumi_random as random
+
+from mlops_iac import versions
+from mlops_iac.k8s import network, pods
+from mlops_iac.platforms.base import DatabaseConnection, SecretKeyRef
+from mlops_iac.spec import ResourceRequirements
+
+PORT = 5432
+DATA_DIR = "/var/lib/postgresql/data"
+
+# Creates the role and the database when missing and (re)sets the role's password, so a
+# re-run after a password rotation converges. psql variables keep every value quoted.
+DATABASE_INIT_SQL = """\
+SELECT format('CREATE ROLE %I LOGIN', :'role')
+  WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = :'role')\\gexec
+ALTER ROLE :"role" WITH LOGIN PASSWORD :'password';
+SELECT format('CREATE DATABASE %I OWNER %I', :'db', :'role')
+  WHERE NOT EXISTS (SELECT FROM pg_database WHERE datname = :'db')\\gexec
+ALTER DATABASE :"db" OWNER TO :"role";
+"""
+
+DATABASE_INIT_SCRIPT = (
+    'until pg_isready -h "$PGHOST" -p "$PGPORT" -U postgres; do sleep 2; done\n'
+    'psql -v ON_ERROR_STOP=1 -v role="$DB_USER" -v password="$DB_PASSWORD" -v db="$DB_NAME" '
+    "<<'SQL'\n" + DATABASE_INIT_SQL + "SQL\n"
+)
+
+
+class InClusterPostgres(pulumi.ComponentResource):
+    """A single-instance PostgreSQL server with a generated superuser password.
+
+    Components get their own database and role through `database()`; the superuser
+    password never leaves its Secret.
+    """
+
+    host: str
+    """In-cluster DNS name of the server."""
+
+    def __init__(
+        self,
+        name: str,
+        *,
+        k8s_name: str,
+        namespace: str,
+        storage: str,
+        storage_class: str | None,
+        resources: ResourceRequirements,
+        stateful: pulumi.ResourceOptions,
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
+        super().__init__("mlops:index:Postgres", name, None, opts)
+        self._name = name
+        self._k8s_name = k8s_name
+        self._namespace = namespace
+        self._stateful = stateful
+        self.host = f"{k8s_name}.{namespace}.svc.cluster.local"
+        self.client_labels = {"mlops-iac.dev/postgres-client": k8s_name}
+        labels = pods.labels("postgresql", "database", k8s_name, versions.POSTGRES_VERSION)
+        match = pods.selector("postgresql", k8s_name)
+        child = pulumi.ResourceOptions(parent=self)
+        keep = pulumi.ResourceOptions.merge(child, stateful)
+
+        admin_password = random.RandomPassword(
+            f"{name}-admin-password", length=32, special=False, opts=keep
+        )
+        self.admin_secret = k8s.core.v1.Secret(
+            f"{name}-admin",
+            metadata={"name": f"{k8s_name}-admin", "namespace": namespace, "labels": labels},
+            type="Opaque",
+            string_data={"POSTGRES_PASSWORD": admin_password.result},
+            opts=keep,
+        )
+        self.service = k8s.core.v1.Service(
+            f"{name}-service",
+            metadata={"name": k8s_name, "namespace": namespace, "labels": labels},
+            spec={
+                "selector": match,
+                "ports": [{"name": "postgres", "port": PORT, "targetPort": "postgres"}],
+            },
+            opts=child,
+        )
+        container = {
+            "name": "postgres",
+            "image": versions.POSTGRES_IMAGE,
+            "ports": [{"name": "postgres", "containerPort": PORT}],
+            "env": [
+                pods.env_secret("POSTGRES_PASSWORD", self.admin_secret.metadata.name, "POSTGRES_PASSWORD"),
+                pods.env_value("PGDATA", f"{DATA_DIR}/pgdata"),
+            ],
+            "resources": resources.to_kubernetes(),
+            "securityContext": pods.container_security_context(),
+            "readinessProbe": pods.exec_probe(["pg_isready", "-h", "127.0.0.1", "-U", "postgres"], period=5),
+            "livenessProbe": pods.exec_probe(["pg_isready", "-h", "127.0.0.1", "-U", "postgres"], period=15, failures=6),
+            "startupProbe": pods.exec_probe(["pg_isready", "-h", "127.0.0.1", "-U", "postgres"], period=5, failures=60),
+            "volumeMounts": [
+                {"name": "data", "mountPath": DATA_DIR},
+                {"name": "run", "mountPath": "/var/run/postgresql"},
+                {"name": "tmp", "mountPath": "/tmp"},
+            ],
+        }
+        claim_spec: dict[str, object] = {
+            "accessModes": ["ReadWriteOnce"],
+            "resources": {"requests": {"storage": storage}},
+        }
+        if storage_class:
+            claim_spec["storageClassName"] = storage_class
+        self.statefulset = k8s.apps.v1.StatefulSet(
+            f"{name}-statefulset",
+            metadata={"name": k8s_name, "namespace": namespace, "labels": labels},
+            spec={
+                "serviceName": k8s_name,
+                "replicas": 1,
+                "selector": {"matchLabels": match},
+                "persistentVolumeClaimRetentionPolicy": {"whenDeleted": "Retain", "whenScaled": "Retain"},
+                "template": {
+                    "metadata": {"labels": labels},
+                    "spec": {
+                        "automountServiceAccountToken": False,
+                        "securityContext": pods.pod_security_context(versions.POSTGRES_UID),
+                        "containers": [container],
+                        "volumes": [pods.scratch_volume("run", "16Mi"), pods.scratch_volume("tmp")],
+                    },
+                },
+                "volumeClaimTemplates": [{"metadata": {"name": "data"}, "spec": claim_spec}],
+            },
+            opts=keep,
+        )
+        for suffix, spec in (
+            ("ingress", network.allow_ingress(match, PORT, [network.pods_peer(self.client_labels)])),
+            ("egress", network.allow_egress(self.client_labels, PORT, [network.pods_peer(match)])),
+        ):
+            k8s.networking.v1.NetworkPolicy(
+                f"{name}-allow-{suffix}",
+                metadata={"name": f"{k8s_name}-allow-{suffix}", "namespace": namespace, "labels": labels},
+                spec=spec,
+                opts=child,
+            )
+        self.register_outputs({"host": self.host, "admin_secret": self.admin_secret.metadata.name})
+
+    def database(self, database: str) -> DatabaseConnection:
+        """A database named `database` owned by a role of the same name, created by a Job."""
+        name = f"{self._name}-{database}"
+        k8s_name = f"{self._k8s_name}-{database}"
+        labels = pods.labels("postgresql", "database-init", k8s_name)
+        keep = pulumi.ResourceOptions.merge(pulumi.ResourceOptions(parent=self), self._stateful)
+        password = random.RandomPassword(f"{name}-password", length=32, special=False, opts=keep)
+        secret = k8s.core.v1.Secret(
+            f"{name}-credentials",
+            metadata={"name": f"{k8s_name}-credentials", "namespace": self._namespace, "labels": labels},
+            type="Opaque",
+            string_data={"username": database, "password": password.result},
+            opts=keep,
+        )
+        job = k8s.batch.v1.Job(
+            f"{name}-init",
+            metadata={"name": f"{k8s_name}-init", "namespace": self._namespace, "labels": labels},
+            spec={
+                "backoffLimit": 6,
+                "activeDeadlineSeconds": 900,
+                "template": {
+                    "metadata": {"labels": {**labels, **self.client_labels}},
+                    "spec": {
+                        "restartPolicy": "OnFailure",
+                        "automountServiceAccountToken": False,
+                        "securityContext": pods.pod_security_context(versions.POSTGRES_UID),
+                        "containers": [
+                            {
+                                "name": "create-database",
+                                "image": versions.POSTGRES_IMAGE,
+                                "command": ["bash", "-ec", DATABASE_INIT_SCRIPT],
+                                "env": [
+                                    pods.env_value("PGHOST", self.host),
+                                    pods.env_value("PGPORT", str(PORT)),
+                                    pods.env_value("PGUSER", "postgres"),
+                                    pods.env_secret("PGPASSWORD", self.admin_secret.metadata.name, "POSTGRES_PASSWORD"),
+                                    pods.env_value("DB_NAME", database),
+                                    pods.env_value("DB_USER", database),
+                                    pods.env_secret("DB_PASSWORD", secret.metadata.name, "password"),
+                                ],
+                                "resources": ResourceRequirements(cpu="50m", memory="64Mi", memory_limit="128Mi").to_kubernetes(),
+                                "securityContext": pods.container_security_context(),
+                            }
+                        ],
+                    },
+                },
+            },
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[self.statefulset]),
+        )
+        return DatabaseConnection(
+            host=self.host,
+            port=PORT,
+            database=database,
+            username=database,
+            password=SecretKeyRef(secret.metadata.name, "password"),
+            client_labels=dict(self.client_labels),
+            ready=[job],
+        )

@@ -1,0 +1,43 @@
+"""The typed stack spec: frozen pydantic models, loadable from dicts, YAML and Pulumi config."""
+
+from .errors import SpecError, SpecIssue
+from .profiles import DataProtection, Profile, ProfileDefaults, defaults_for
+from .registry import RegistrySpec
+from .routing import ExposeSpec, RoutingSpec
+from .stack import CONFIG_NAMESPACE, StackSpec, config_fields
+from .target import (
+    AwsClusterSpec,
+    AwsNodeGroupSpec,
+    AwsTarget,
+    KindTarget,
+    KubernetesTarget,
+    ObjectStoreSpec,
+    PostgresSpec,
+    Target,
+)
+from .types import ResourceRequirements, quantity_value
+
+__all__ = [
+    "CONFIG_NAMESPACE",
+    "AwsClusterSpec",
+    "AwsNodeGroupSpec",
+    "AwsTarget",
+    "DataProtection",
+    "ExposeSpec",
+    "KindTarget",
+    "KubernetesTarget",
+    "ObjectStoreSpec",
+    "PostgresSpec",
+    "Profile",
+    "ProfileDefaults",
+    "RegistrySpec",
+    "ResourceRequirements",
+    "RoutingSpec",
+    "SpecError",
+    "SpecIssue",
+    "StackSpec",
+    "Target",
+    "config_fields",
+    "defaults_for",
+    "quantity_value",
+]

@@ -1,0 +1,69 @@
+"""Sizes and defaults that a profile picks: `local` fits a laptop, `production` is HA."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from .types import ResourceRequirements
+
+Profile = Literal["local", "production"]
+DataProtection = Literal["protect", "retain", "none"]
+
+
+@dataclass(frozen=True)
+class ProfileDefaults:
+    """Every default a profile decides."""
+
+    registry_replicas: int
+    registry_workers: int
+    registry_resources: ResourceRequirements
+    postgres_storage: str
+    postgres_resources: ResourceRequirements
+    object_store_storage: str
+    object_store_resources: ResourceRequirements
+    data_protection: DataProtection
+    spread_across_nodes: bool
+
+
+_PROFILES: dict[str, ProfileDefaults] = {
+    "local": ProfileDefaults(
+        registry_replicas=1,
+        registry_workers=1,
+        registry_resources=ResourceRequirements(
+            cpu="100m", memory="512Mi", cpu_limit="1", memory_limit="1Gi"
+        ),
+        postgres_storage="2Gi",
+        postgres_resources=ResourceRequirements(
+            cpu="50m", memory="128Mi", cpu_limit="500m", memory_limit="256Mi"
+        ),
+        object_store_storage="5Gi",
+        object_store_resources=ResourceRequirements(
+            cpu="50m", memory="128Mi", cpu_limit="500m", memory_limit="512Mi"
+        ),
+        data_protection="retain",
+        spread_across_nodes=False,
+    ),
+    "production": ProfileDefaults(
+        registry_replicas=2,
+        registry_workers=4,
+        registry_resources=ResourceRequirements(
+            cpu="500m", memory="1Gi", cpu_limit="2", memory_limit="2Gi"
+        ),
+        postgres_storage="20Gi",
+        postgres_resources=ResourceRequirements(
+            cpu="500m", memory="1Gi", cpu_limit="2", memory_limit="2Gi"
+        ),
+        object_store_storage="100Gi",
+        object_store_resources=ResourceRequirements(
+            cpu="250m", memory="512Mi", cpu_limit="2", memory_limit="2Gi"
+        ),
+        data_protection="protect",
+        spread_across_nodes=True,
+    ),
+}
+
+
+def defaults_for(profile: Profile) -> ProfileDefaults:
+    """The defaults of a profile."""
+    return _PROFILES[profile]

@@ -1,0 +1,121 @@
+"""StackSpec: the whole MLOps stack as one validated, immutable object."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import Field, ValidationError
+
+from .errors import SpecError, from_validation_error
+from .profiles import DataProtection, Profile, ProfileDefaults, defaults_for
+from .registry import RegistrySpec
+from .routing import RoutingSpec
+from .target import Target
+from .types import Dns1123Label, ShortName, SpecModel
+
+CONFIG_NAMESPACE = "mlops"
+"""Pulumi config namespace of the spec: `mlops:<field>` mirrors each StackSpec field."""
+
+
+class StackSpec(SpecModel):
+    """A whole MLOps stack: where it runs, how big it is, and which components it has."""
+
+    name: ShortName = Field(description="Stack name; prefixes every resource name.")
+    target: Target = Field(description="Where the stack runs: `kind`, `kubernetes` or `aws`.")
+    profile: Profile = Field(
+        default="local",
+        description="`local` fits a laptop (one replica, small requests); `production` is "
+        "highly available and protects data by default.",
+    )
+    namespace: Dns1123Label = Field(
+        default="mlops", description="Kubernetes namespace of the stack's workloads."
+    )
+    data_protection: DataProtection | None = Field(
+        default=None,
+        description="How stateful resources resist deletion: `protect` (Pulumi refuses to "
+        "delete or replace them), `retain` (deleting the stack leaves them in the cluster) or "
+        "`none`. By profile: local `retain`, production `protect`.",
+    )
+    routing: RoutingSpec = Field(
+        default_factory=RoutingSpec, description="How services are reached from outside."
+    )
+    registry: RegistrySpec = Field(
+        default_factory=RegistrySpec, description="The MLflow model registry."
+    )
+
+    @property
+    def defaults(self) -> ProfileDefaults:
+        """The sizes and defaults that the profile picks."""
+        return defaults_for(self.profile)
+
+    @property
+    def effective_data_protection(self) -> DataProtection:
+        """`data_protection`, or the profile's default."""
+        return self.data_protection or self.defaults.data_protection
+
+    @classmethod
+    def load(cls, data: Any, *, path_prefix: str = "") -> StackSpec:
+        """Validate plain data; every failure is a :class:`SpecError` naming its field."""
+        if not isinstance(data, dict):
+            raise SpecError.single(
+                path_prefix.rstrip(":."), "a stack spec must be a mapping of fields", data
+            )
+        try:
+            return cls.model_validate(data)
+        except ValidationError as error:
+            raise from_validation_error(error, data, cls, path_prefix) from None
+
+    @classmethod
+    def from_yaml(cls, path: str | Path) -> StackSpec:
+        """Load a spec from a YAML file holding the StackSpec fields at its top level."""
+        try:
+            data = yaml.safe_load(Path(path).read_text())
+        except (OSError, yaml.YAMLError) as error:
+            raise SpecError.single(str(path), f"cannot read the spec: {error}") from None
+        return cls.load(data)
+
+    @classmethod
+    def from_pulumi_config(cls, namespace: str = CONFIG_NAMESPACE) -> StackSpec:
+        """Load the spec from Pulumi config: `mlops:<field>` for each field.
+
+        `name` defaults to the Pulumi stack name.
+        """
+        import pulumi
+
+        data = config_fields(_current_config(), namespace)
+        data.setdefault("name", pulumi.get_stack())
+        return cls.load(data, path_prefix=f"{namespace}:")
+
+
+def config_fields(config: dict[str, Any], namespace: str = CONFIG_NAMESPACE) -> dict[str, Any]:
+    """The spec fields in a flat Pulumi config map (`{"mlops:target": "{...}"}`).
+
+    Pulumi hands structured values to programs as JSON text; plain strings stay strings.
+    """
+    prefix = f"{namespace}:"
+    fields: dict[str, Any] = {}
+    for key, raw in config.items():
+        if not key.startswith(prefix):
+            continue
+        fields[key[len(prefix) :]] = _decode(raw)
+    return fields
+
+
+def _decode(raw: Any) -> Any:
+    if not isinstance(raw, str):
+        return raw
+    try:
+        return json.loads(raw)
+    except ValueError:
+        return raw
+
+
+def _current_config() -> dict[str, Any]:
+    from pulumi.runtime import config as runtime_config
+
+    merged = dict(runtime_config.get_config_env())
+    merged.update(runtime_config.CONFIG.get())
+    return merged

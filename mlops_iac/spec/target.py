@@ -1,0 +1,113 @@
+"""Where the stack runs: a kind cluster, any existing cluster, or AWS."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import Field, model_validator
+
+from .types import Dns1123Label, Quantity, ShortName, SpecModel
+
+
+class PostgresSpec(SpecModel):
+    """The in-cluster PostgreSQL server (kind and existing clusters)."""
+
+    storage: Quantity | None = Field(
+        default=None, description="Volume size; defaults by profile (local 2Gi, production 20Gi)."
+    )
+    storage_class: Dns1123Label | None = Field(
+        default=None, description="StorageClass of the volume; the cluster default when unset."
+    )
+
+
+class ObjectStoreSpec(SpecModel):
+    """The in-cluster S3-compatible object store (kind and existing clusters)."""
+
+    storage: Quantity | None = Field(
+        default=None, description="Volume size; defaults by profile (local 5Gi, production 100Gi)."
+    )
+    storage_class: Dns1123Label | None = Field(
+        default=None, description="StorageClass of the volume; the cluster default when unset."
+    )
+
+
+class _KubernetesTargetBase(SpecModel):
+    postgres: PostgresSpec = Field(
+        default_factory=PostgresSpec, description="The in-cluster PostgreSQL server."
+    )
+    object_store: ObjectStoreSpec = Field(
+        default_factory=ObjectStoreSpec, description="The in-cluster S3-compatible object store."
+    )
+
+
+class KindTarget(_KubernetesTargetBase):
+    """A local kind cluster. `mlops-iac up local` creates it; the stack only deploys into it."""
+
+    kind: Literal["kind"] = Field(description="Discriminator: `kind`.")
+    cluster: ShortName = Field(
+        default="mlops", description="Name of the kind cluster; its context is `kind-<cluster>`."
+    )
+
+    @property
+    def context(self) -> str:
+        """The kubeconfig context kind writes for this cluster."""
+        return f"kind-{self.cluster}"
+
+
+class KubernetesTarget(_KubernetesTargetBase):
+    """An existing cluster reached through a kubeconfig."""
+
+    kind: Literal["kubernetes"] = Field(description="Discriminator: `kubernetes`.")
+    kubeconfig: str | None = Field(
+        default=None,
+        description="Path to a kubeconfig file; the ambient one ($KUBECONFIG, ~/.kube/config) "
+        "when unset.",
+    )
+    context: str | None = Field(
+        default=None, description="Context in the kubeconfig; its current context when unset."
+    )
+
+
+class AwsNodeGroupSpec(SpecModel):
+    """One EKS managed node group."""
+
+    name: ShortName = Field(description="Node group name.")
+    instance_types: list[str] = Field(min_length=1, description="EC2 instance types.")
+    min: int = Field(default=1, ge=0, description="Minimum number of nodes.")
+    max: int = Field(default=3, ge=1, description="Maximum number of nodes.")
+    gpu: bool = Field(default=False, description="GPU nodes: NVIDIA AMI, taint, device plugin.")
+
+    @model_validator(mode="after")
+    def _max_not_below_min(self) -> AwsNodeGroupSpec:
+        if self.max < self.min:
+            raise ValueError(f"max ({self.max}) must be at least min ({self.min})")
+        return self
+
+
+class AwsClusterSpec(SpecModel):
+    """The EKS cluster of the AWS target."""
+
+    version: str = Field(
+        default="1.33", pattern=r"^1\.[0-9]{2}$", description="Kubernetes version, e.g. '1.33'."
+    )
+    node_groups: list[AwsNodeGroupSpec] = Field(
+        default_factory=list, description="Managed node groups."
+    )
+
+
+class AwsTarget(SpecModel):
+    """AWS: EKS with RDS, S3 and ElastiCache. Validated now; deployed by the AWS platform."""
+
+    kind: Literal["aws"] = Field(description="Discriminator: `aws`.")
+    region: str | None = Field(
+        default=None,
+        pattern=r"^[a-z]{2}(-[a-z]+)+-[0-9]$",
+        description="AWS region; `aws:region` config when unset.",
+    )
+    cluster: AwsClusterSpec = Field(
+        default_factory=AwsClusterSpec, description="The EKS cluster and its node groups."
+    )
+
+
+Target = Annotated[KindTarget | KubernetesTarget | AwsTarget, Field(discriminator="kind")]
+"""The deployment target, chosen by its `kind` field."""

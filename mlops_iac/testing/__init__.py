@@ -1,0 +1,20 @@
+"""Test stacks without a cloud, a cluster or the Pulumi CLI.
+
+    from mlops_iac.testing import synth
+    result = synth(lambda: MLOpsStack("demo", spec))
+    result.of_type("kubernetes:apps/v1:Deployment")
+"""
+
+from .manifests import MASK, to_manifest
+from .mocks import RealisticMocks, RecordingMonitor, Registration
+from .synth import SynthResult, synth
+
+__all__ = [
+    "MASK",
+    "RealisticMocks",
+    "RecordingMonitor",
+    "Registration",
+    "SynthResult",
+    "synth",
+    "to_manifest",
+]

@@ -1,0 +1,169 @@
+"""Run a Pulumi program under recording mocks and return every resource and manifest."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pulumi.runtime import settings
+from pulumi.runtime.config import set_all_config
+from pulumi.runtime.stack import run_in_stack
+from pulumi.runtime.sync_await import _sync_await
+
+from .manifests import (
+    MASK,
+    is_kubernetes_object,
+    manifest_filename,
+    mask_secret_data,
+    mask_secrets,
+    to_manifest,
+)
+from .mocks import RealisticMocks, RecordingMonitor, Registration
+
+
+@dataclass
+class SynthResult:
+    """Everything a program declared: resources, Kubernetes manifests and stack outputs."""
+
+    resources: list[Registration]
+    manifests: list[dict[str, Any]]
+    outputs: dict[str, Any] = field(default_factory=dict)
+    """Stack outputs, secrets unwrapped (`secret_outputs` names the secret ones)."""
+    secret_outputs: set[str] = field(default_factory=set)
+
+    def of_type(self, type_token: str) -> list[Registration]:
+        """Resources of one Pulumi type, e.g. `kubernetes:apps/v1:Deployment`."""
+        return [r for r in self.resources if r.type == type_token]
+
+    def resource(self, name: str) -> Registration:
+        """The resource with this Pulumi name."""
+        matches = [r for r in self.resources if r.name == name]
+        if len(matches) != 1:
+            raise KeyError(f"{len(matches)} resources are named {name!r}")
+        return matches[0]
+
+    def manifests_of(self, kind: str) -> list[dict[str, Any]]:
+        """Manifests of one Kubernetes kind."""
+        return [m for m in self.manifests if m.get("kind") == kind]
+
+    def manifest(self, kind: str, name: str, namespace: str | None = None) -> dict[str, Any]:
+        """The manifest of one object by kind and `metadata.name`."""
+        for candidate in self.manifests:
+            meta = candidate.get("metadata", {})
+            if candidate.get("kind") == kind and meta.get("name") == name:
+                if namespace is None or meta.get("namespace") == namespace:
+                    return candidate
+        raise KeyError(f"no {kind} named {name!r} was synthesized")
+
+    def children_of(self, urn: str) -> list[Registration]:
+        """Resources whose parent is `urn`."""
+        return [r for r in self.resources if r.parent == urn]
+
+    def resources_json(self) -> list[dict[str, Any]]:
+        """Every resource as `resources.json` lists it; secret values are "[secret]"."""
+        return [
+            {
+                "urn": r.urn,
+                "type": r.type,
+                "name": r.name,
+                "parent": r.parent,
+                "custom": r.custom,
+                "inputs": _mask_secret_objects(r),
+                "protect": r.protect,
+                "retainOnDelete": r.retain_on_delete,
+                "dependsOn": r.depends_on,
+            }
+            for r in self.resources
+        ]
+
+    def write(self, out: Path) -> None:
+        """Write `resources.json`, `outputs.json` and `manifests/*.yaml` under `out`."""
+        manifests_dir = out / "manifests"
+        manifests_dir.mkdir(parents=True, exist_ok=True)
+        (out / "resources.json").write_text(json.dumps(self.resources_json(), indent=2) + "\n")
+        shown = {k: MASK if k in self.secret_outputs else v for k, v in self.outputs.items()}
+        (out / "outputs.json").write_text(json.dumps(shown, indent=2, sort_keys=True) + "\n")
+        for manifest in self.manifests:
+            path = manifests_dir / manifest_filename(manifest)
+            path.write_text(yaml.safe_dump(manifest, sort_keys=False))
+
+
+def _mask_secret_objects(registration: Registration) -> dict[str, Any]:
+    inputs: dict[str, Any] = mask_secrets(registration.inputs)
+    kind = "Secret" if registration.type == "kubernetes:core/v1:Secret" else None
+    mask_secret_data(kind, registration.inputs, inputs)
+    return inputs
+
+
+def synth(
+    program: Callable[[], Any],
+    *,
+    project: str = "mlops-iac",
+    stack: str = "test",
+    config: Mapping[str, Any] | None = None,
+    secret_keys: Iterable[str] = (),
+) -> SynthResult:
+    """Run `program` under recording mocks (no CLI, no cluster, no cloud) and return all it declared.
+
+    `config` is flat Pulumi config (`{"mlops:target": {...}}`); structured values may be given
+    as Python objects. The program runs in a fresh thread, so every call starts clean.
+    """
+    monitor = RecordingMonitor(RealisticMocks())
+    flat = {key: _config_text(value) for key, value in (config or {}).items()}
+    failure: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            _configure(monitor, project, stack)
+            set_all_config(flat, list(secret_keys))
+            _sync_await(run_in_stack(program))
+        except BaseException as error:  # noqa: BLE001 re-raised in the caller's thread
+            failure.append(error)
+
+    worker = threading.Thread(target=run, name="mlops-iac-synth")
+    worker.start()
+    worker.join()
+    if failure:
+        raise failure[0]
+    return _result(monitor)
+
+
+def _config_text(value: Any) -> str:
+    return value if isinstance(value, str) else json.dumps(value)
+
+
+def _configure(monitor: RecordingMonitor, project: str, stack: str) -> None:
+    from pulumi.runtime.mocks import MockEngine, MockSettings
+
+    features = set(monitor.GetDeploymentInfo(None).supportedFeatures)
+    settings.configure(
+        MockSettings(
+            monitor=monitor,
+            monitor_features=features,
+            engine=MockEngine(None),
+            project=project,
+            stack=stack,
+            dry_run=False,
+            organization="organization",
+            callbacks=None,
+        )
+    )
+
+
+def _result(monitor: RecordingMonitor) -> SynthResult:
+    manifests = [to_manifest(r) for r in monitor.registrations if is_kubernetes_object(r)]
+    raw_outputs = monitor.outputs.get(getattr(monitor, "stack_urn", ""), {})
+    outputs: dict[str, Any] = {}
+    secret_outputs: set[str] = set()
+    for key, value in raw_outputs.items():
+        if mask_secrets(value) == MASK:
+            secret_outputs.add(key)
+            value = value["value"]
+        outputs[key] = value
+    return SynthResult(list(monitor.registrations), manifests, outputs, secret_outputs)
+
