@@ -153,7 +153,7 @@ class ModelRegistry(pulumi.ComponentResource):
             spec=network.allow_ingress(
                 match,
                 registry.port,
-                [network.namespace_peer(namespace), network.namespace_peer(platform.gateway_namespace)],
+                [network.namespace_peer(namespace), network.namespace_peer(spec.routing.proxy_namespace)],
             ),
             opts=child,
         )

@@ -31,6 +31,12 @@ class RoutingSpec(SpecModel):
     gateway_namespace: Dns1123Label | None = Field(
         default=None, description="Namespace of the Gateway; the stack's namespace when unset."
     )
+    proxy_namespace: Dns1123Label = Field(
+        default="envoy-gateway-system",
+        description="Namespace where the gateway's (or ingress controller's) proxy pods run; "
+        "network policies admit traffic from it. Envoy Gateway runs them in "
+        "`envoy-gateway-system`.",
+    )
     ingress_class: Dns1123Label | None = Field(
         default=None, description="IngressClass for `ingress` mode; the cluster default when unset."
     )

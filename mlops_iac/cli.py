@@ -1,0 +1,162 @@
+"""The `mlops-iac` command line: synth, validate, doctor, up, preview, destroy."""
+
+from __future__ import annotations
+
+import shutil
+import time
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from mlops_iac.spec import SpecError, StackSpec, config_fields
+
+EXIT_SPEC_ERROR = 2
+EXIT_MISSING_PREREQUISITES = 3
+
+app = typer.Typer(
+    help="Declare, test and deploy a whole MLOps stack with Pulumi.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+console = Console()
+errors = Console(stderr=True)
+
+ProgramDir = Annotated[
+    Path, typer.Argument(help="Folder with Pulumi.yaml (the project).", show_default=True)
+]
+StackOption = Annotated[str, typer.Option("--stack", "-s", help="Stack name: Pulumi.<stack>.yaml.")]
+
+
+def _fail_spec(error: SpecError) -> typer.Exit:
+    errors.print("[bold red]invalid stack spec[/]", highlight=False)
+    for issue in error.issues:
+        errors.print(f"  {issue}", highlight=False, markup=False)
+    return typer.Exit(EXIT_SPEC_ERROR)
+
+
+@app.command()
+def synth(
+    program_dir: ProgramDir = Path("."),
+    stack: StackOption = "local",
+    out: Annotated[Path, typer.Option("--out", "-o", help="Output folder.")] = Path("out"),
+) -> None:
+    """Run a stack program offline under mocks; write resources.json and manifests/."""
+    from mlops_iac.program import PulumiProject
+    from mlops_iac.testing import synth as run_synth
+
+    started = time.perf_counter()
+    try:
+        project = PulumiProject.load(program_dir)
+        config, secret_keys = project.config(stack)
+        result = run_synth(
+            project.run, project=project.name, stack=stack, config=config, secret_keys=secret_keys
+        )
+    except SpecError as error:
+        raise _fail_spec(error) from None
+    if (out / "manifests").is_dir():
+        shutil.rmtree(out / "manifests")
+    result.write(out)
+    elapsed = time.perf_counter() - started
+    console.print(
+        f"synthesized {len(result.resources)} resources and {len(result.manifests)} "
+        f"Kubernetes manifests into {out} in {elapsed:.2f} s",
+        highlight=False,
+    )
+
+
+@app.command()
+def validate(
+    directory: Annotated[Path, typer.Argument(help="A synth output folder or a folder of YAML.")],
+    kubernetes_version: Annotated[
+        str | None, typer.Option(help="Kubernetes minor to validate against, e.g. 1.35.")
+    ] = None,
+) -> None:
+    """Validate manifests: built-in kinds strictly against Kubernetes' OpenAPI, CRs against CRDs."""
+    from mlops_iac.validate import DEFAULT_KUBERNETES_VERSION, validate_directory
+
+    if not directory.is_dir():
+        errors.print(f"{directory}: not a folder", highlight=False)
+        raise typer.Exit(1)
+    count, failures = validate_directory(directory, kubernetes_version or DEFAULT_KUBERNETES_VERSION)
+    for failure in failures:
+        errors.print(str(failure), highlight=False, markup=False)
+    if count == 0:
+        errors.print(f"{directory}: no manifests found", highlight=False)
+        raise typer.Exit(1)
+    console.print(f"{count} manifests, {len(failures)} failures", highlight=False)
+    if failures:
+        raise typer.Exit(1)
+
+
+@app.command()
+def doctor() -> None:
+    """Show which prerequisites of a real deployment are present, with install hints."""
+    from mlops_iac.doctor import run_checks
+
+    checks = run_checks()
+    table = Table("prerequisite", "status", "detail / how to get it")
+    for check in checks:
+        status = "[green]ok[/]" if check.ok else "[red]missing[/]"
+        table.add_row(check.name, status, check.detail if check.ok else f"{check.detail}: {check.hint}")
+    console.print(table)
+
+
+def _target_kind(program_dir: Path, stack: str) -> str:
+    from mlops_iac.program import PulumiProject
+
+    config, _ = PulumiProject.load(program_dir).config(stack)
+    data = config_fields(config)
+    data.setdefault("name", stack)
+    return StackSpec.load(data, path_prefix="mlops:").target.kind
+
+
+def _deploy(operation: str, stack: str, program_dir: Path) -> None:
+    from mlops_iac.deploy import run_operation
+    from mlops_iac.doctor import missing_for_target
+
+    try:
+        target = _target_kind(program_dir, stack)
+    except SpecError as error:
+        raise _fail_spec(error) from None
+    missing = missing_for_target(target)
+    if missing:
+        errors.print(
+            f"[bold red]cannot {operation} stack {stack!r}[/]: prerequisites for a {target} "
+            "target are missing (`mlops-iac doctor` lists them all). Offline, "
+            f"`mlops-iac synth {program_dir} --stack {stack}` renders the stack instead.",
+            highlight=False,
+        )
+        for check in missing:
+            errors.print(f"  {check.name}: {check.detail}: {check.hint}", highlight=False)
+        raise typer.Exit(EXIT_MISSING_PREREQUISITES)
+    run_operation(operation, program_dir, stack, on_output=lambda line: console.print(line, end=""))
+
+
+StackArgument = Annotated[str, typer.Argument(help="Stack name: Pulumi.<stack>.yaml.")]
+DirOption = Annotated[Path, typer.Option("--dir", "-C", help="Folder with Pulumi.yaml.")]
+
+
+@app.command()
+def up(stack: StackArgument = "local", program_dir: DirOption = Path(".")) -> None:
+    """Deploy the stack (`pulumi up` through the Automation API, local file state)."""
+    _deploy("up", stack, program_dir)
+
+
+@app.command()
+def preview(stack: StackArgument = "local", program_dir: DirOption = Path(".")) -> None:
+    """Show what `up` would change."""
+    _deploy("preview", stack, program_dir)
+
+
+@app.command()
+def destroy(stack: StackArgument = "local", program_dir: DirOption = Path(".")) -> None:
+    """Delete the stack's resources (protected data resources make it refuse)."""
+    _deploy("destroy", stack, program_dir)
+
+
+def main() -> None:
+    """Console entry point."""
+    app()
