@@ -21,8 +21,8 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
 )
-console = Console()
-errors = Console(stderr=True)
+console = Console(soft_wrap=True)
+errors = Console(stderr=True, soft_wrap=True)
 
 ProgramDir = Annotated[
     Path, typer.Argument(help="Folder with Pulumi.yaml (the project).", show_default=True)
@@ -80,7 +80,9 @@ def validate(
     if not directory.is_dir():
         errors.print(f"{directory}: not a folder", highlight=False)
         raise typer.Exit(1)
-    count, failures = validate_directory(directory, kubernetes_version or DEFAULT_KUBERNETES_VERSION)
+    count, failures = validate_directory(
+        directory, kubernetes_version or DEFAULT_KUBERNETES_VERSION
+    )
     for failure in failures:
         errors.print(str(failure), highlight=False, markup=False)
     if count == 0:
@@ -100,7 +102,9 @@ def doctor() -> None:
     table = Table("prerequisite", "status", "detail / how to get it")
     for check in checks:
         status = "[green]ok[/]" if check.ok else "[red]missing[/]"
-        table.add_row(check.name, status, check.detail if check.ok else f"{check.detail}: {check.hint}")
+        table.add_row(
+            check.name, status, check.detail if check.ok else f"{check.detail}: {check.hint}"
+        )
     console.print(table)
 
 
@@ -160,3 +164,7 @@ def destroy(stack: StackArgument = "local", program_dir: DirOption = Path(".")) 
 def main() -> None:
     """Console entry point."""
     app()
+
+
+if __name__ == "__main__":
+    main()

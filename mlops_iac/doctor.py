@@ -65,7 +65,9 @@ def _run(command: list[str]) -> subprocess.CompletedProcess[str]:
     return subprocess.run(command, capture_output=True, text=True, timeout=20, check=False)
 
 
-def check_tool(tool: Tool, which: Callable[[str], str | None] = shutil.which, run: Runner = _run) -> Check:
+def check_tool(
+    tool: Tool, which: Callable[[str], str | None] = shutil.which, run: Runner = _run
+) -> Check:
     """Whether the tool is on PATH and answers its version command."""
     path = which(tool.name)
     if path is None:
@@ -80,7 +82,9 @@ def check_tool(tool: Tool, which: Callable[[str], str | None] = shutil.which, ru
     return Check(tool.name, True, f"{path} {' '.join(first_line)}", "")
 
 
-def check_docker_engine(which: Callable[[str], str | None] = shutil.which, run: Runner = _run) -> Check:
+def check_docker_engine(
+    which: Callable[[str], str | None] = shutil.which, run: Runner = _run
+) -> Check:
     """Whether a Docker engine answers (the client alone is not enough for kind)."""
     hint = TOOLS["docker"].hint
     path = which("docker")

@@ -1,4 +1,4 @@
-"""Every image the stack runs, pinned by tag, with where the tag was checked.
+"""Every image the stack runs, pinned by tag, with where the tag was checked (2026-11).
 
 Change a version here and nowhere else; tests read these constants.
 """
@@ -7,19 +7,22 @@ from __future__ import annotations
 
 MLFLOW_VERSION = "3.17.2"
 MLFLOW_IMAGE = f"ghcr.io/mlflow/mlflow:v{MLFLOW_VERSION}-full"
-"""MLflow server with Postgres (psycopg2) and S3 (boto3) clients. The plain `v<ver>` image has
-neither (mlflow#9513); `-full` variants are published since 3.9.0 (MLflow docker docs)."""
+"""MLflow server with Postgres (psycopg2) and S3 (boto3) clients: `docker/Dockerfile.full` in
+mlflow/mlflow installs `mlflow[extras,db,auth,...]`; `-full` tags exist since v3.9.0
+(docker/README.md). The plain `v<ver>` image has neither driver (mlflow#9513). Same version as
+the Python client the trainer uses."""
+MLFLOW_UID = 1000
+"""The MLflow image has no USER (it would run as root); pods run it as this uid."""
 
-POSTGRES_VERSION = "17.6"
+POSTGRES_VERSION = "17.11"
 POSTGRES_IMAGE = f"docker.io/library/postgres:{POSTGRES_VERSION}-bookworm"
-"""Official postgres image (Debian based, user `postgres` = uid 999). Bitnami images were frozen
-into `bitnamilegacy` in 2025-08, so the official image is used."""
+"""Official postgres image (docker-library/postgres, 17/bookworm). Debian based: user
+`postgres` is uid 999. Bitnami images were frozen into `bitnamilegacy` in 2025-08."""
 POSTGRES_UID = 999
 
-SEAWEEDFS_VERSION = "3.97"
+SEAWEEDFS_VERSION = "4.48"
 SEAWEEDFS_IMAGE = f"docker.io/chrislusf/seaweedfs:{SEAWEEDFS_VERSION}"
-"""SeaweedFS: an Apache-2.0, actively released S3-compatible store. MinIO's community edition
-is in maintenance mode since 2025-12 with no new images."""
+"""SeaweedFS (Apache-2.0, released monthly): an S3 API on 8333 with /healthz. Its image runs
+as `seaweed` (uid 1000) since seaweedfs#8819. MinIO's community edition is in maintenance
+mode since 2025-12 with no new images."""
 SEAWEEDFS_UID = 1000
-MLFLOW_UID = 1000
-"""The MLflow image runs as root by default; pods run it as this unprivileged uid."""

@@ -14,14 +14,15 @@ from mlops_iac.platforms.base import BucketAccess, DatabaseConnection, Platform
 from mlops_iac.spec import RegistrySpec, StackSpec
 
 DB_ENV_PREFIX = "MLFLOW_DB"
-METRICS_DIR = "/tmp/prometheus-metrics"  # noqa: S108  (an emptyDir, not a shared /tmp)
+METRICS_DIR = "/tmp/prometheus-metrics"
 
 
 def allowed_hosts(spec: RegistrySpec, namespace: str, external_host: str | None) -> list[str]:
     """Host header values MLflow 3 accepts: every in-cluster name, the route, and extras.
 
     The Host header carries the port, so each in-cluster name is allowed with any port.
-    Probes send `localhost`.
+    The flag replaces MLflow's defaults, so the private ranges that pod IPs come from are
+    kept (Prometheus scrapes `/metrics` by pod IP); `/health` is never host-checked.
     """
     service = spec.service_name
     hosts = [
@@ -31,6 +32,10 @@ def allowed_hosts(spec: RegistrySpec, namespace: str, external_host: str | None)
         f"{service}.{namespace}.svc:*",
         f"{service}.{namespace}.svc.cluster.local:*",
         "localhost:*",
+        "127.0.0.1:*",
+        "10.*",
+        "172.*",
+        "192.168.*",
     ]
     if external_host:
         hosts += [external_host, f"{external_host}:*"]
@@ -91,7 +96,9 @@ class ModelRegistry(pulumi.ComponentResource):
 
         database = platform.database(registry.database)
         bucket = platform.bucket(registry.artifact_bucket)
-        host = route_host(registry.ingress, spec.routing, service_name) if _exposed(registry) else None
+        host = (
+            route_host(registry.ingress, spec.routing, service_name) if _exposed(registry) else None
+        )
         replicas = registry.replicas or defaults.registry_replicas
         args = pulumi.Output.from_input(bucket.uri()).apply(
             lambda uri: server_args(
@@ -121,7 +128,9 @@ class ModelRegistry(pulumi.ComponentResource):
                         args=args,
                         database=database,
                         bucket=bucket,
-                        resources=(registry.resources or defaults.registry_resources).to_kubernetes(),
+                        resources=(
+                            registry.resources or defaults.registry_resources
+                        ).to_kubernetes(),
                         spread=defaults.spread_across_nodes and replicas > 1,
                         match=match,
                     ),
@@ -149,11 +158,18 @@ class ModelRegistry(pulumi.ComponentResource):
             )
         k8s.networking.v1.NetworkPolicy(
             f"{name}-allow-ingress",
-            metadata={"name": f"{service_name}-allow-ingress", "namespace": namespace, "labels": labels},
+            metadata={
+                "name": f"{service_name}-allow-ingress",
+                "namespace": namespace,
+                "labels": labels,
+            },
             spec=network.allow_ingress(
                 match,
                 registry.port,
-                [network.namespace_peer(namespace), network.namespace_peer(spec.routing.proxy_namespace)],
+                [
+                    network.namespace_peer(namespace),
+                    network.namespace_peer(spec.routing.proxy_namespace),
+                ],
             ),
             opts=child,
         )
@@ -170,7 +186,9 @@ class ModelRegistry(pulumi.ComponentResource):
                 opts=child,
             )
         self.tracking_uri = self.service.metadata.apply(
-            lambda meta: f"http://{meta['name']}.{meta['namespace']}.svc.cluster.local:{registry.port}"
+            lambda meta: (
+                f"http://{meta['name']}.{meta['namespace']}.svc.cluster.local:{registry.port}"
+            )
         )
         self.external_url = pulumi.Output.from_input(
             external_url(host, spec.routing) if host else None

@@ -22,9 +22,7 @@ def allow_dns_egress() -> dict[str, Any]:
             {
                 "to": [
                     {
-                        "namespaceSelector": {
-                            "matchLabels": {NAMESPACE_NAME_LABEL: "kube-system"}
-                        },
+                        "namespaceSelector": {"matchLabels": {NAMESPACE_NAME_LABEL: "kube-system"}},
                         "podSelector": {"matchLabels": {"k8s-app": "kube-dns"}},
                     }
                 ],
@@ -55,7 +53,9 @@ def allow_ingress(
     }
 
 
-def allow_egress(pod_labels: dict[str, str], port: int, peers: list[dict[str, Any]]) -> dict[str, Any]:
+def allow_egress(
+    pod_labels: dict[str, str], port: int, peers: list[dict[str, Any]]
+) -> dict[str, Any]:
     """Allow TCP traffic from the selected pods to `port` of the given peers only."""
     return {
         "podSelector": {"matchLabels": pod_labels},

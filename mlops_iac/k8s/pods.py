@@ -88,16 +88,6 @@ def exec_probe(command: list[str], *, period: int = 10, failures: int = 3) -> di
     }
 
 
-def tcp_probe(port: int | str, *, period: int = 10, failures: int = 3) -> dict[str, Any]:
-    """A TCP connect probe."""
-    return {
-        "tcpSocket": {"port": port},
-        "periodSeconds": period,
-        "failureThreshold": failures,
-        "timeoutSeconds": 5,
-    }
-
-
 def env_value(name: str, value: pulumi.Input[str]) -> dict[str, Any]:
     """A plain env var. Never use it for a secret: see `env_secret`."""
     return {"name": name, "value": value}

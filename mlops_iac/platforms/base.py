@@ -112,7 +112,7 @@ class Platform(Protocol):
         ...
 
     def child_options(self, parent: pulumi.Resource) -> pulumi.ResourceOptions:
-        """Options for a component's children: parent, provider, and ordering after the namespace."""
+        """Options for a component's children: parent, provider, after the namespace."""
         ...
 
     def stateful_options(self) -> pulumi.ResourceOptions:

@@ -23,7 +23,10 @@ class RegistrySpec(SpecModel):
         description="MLflow image; the pinned `ghcr.io/mlflow/mlflow:v<ver>-full` when unset.",
     )
     replicas: int | None = Field(
-        default=None, ge=1, le=20, description="Server replicas; by profile (local 1, production 2)."
+        default=None,
+        ge=1,
+        le=20,
+        description="Server replicas; by profile (local 1, production 2).",
     )
     workers: int | None = Field(
         default=None, ge=1, le=32, description="Server worker processes; by profile (1 / 4)."

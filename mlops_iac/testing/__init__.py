@@ -1,8 +1,8 @@
 """Test stacks without a cloud, a cluster or the Pulumi CLI.
 
-    from mlops_iac.testing import synth
-    result = synth(lambda: MLOpsStack("demo", spec))
-    result.of_type("kubernetes:apps/v1:Deployment")
+from mlops_iac.testing import synth
+result = synth(lambda: MLOpsStack("demo", spec))
+result.of_type("kubernetes:apps/v1:Deployment")
 """
 
 from .manifests import MASK, to_manifest

@@ -55,9 +55,12 @@ class SynthResult:
         """The manifest of one object by kind and `metadata.name`."""
         for candidate in self.manifests:
             meta = candidate.get("metadata", {})
-            if candidate.get("kind") == kind and meta.get("name") == name:
-                if namespace is None or meta.get("namespace") == namespace:
-                    return candidate
+            if (
+                candidate.get("kind") == kind
+                and meta.get("name") == name
+                and namespace in (None, meta.get("namespace"))
+            ):
+                return candidate
         raise KeyError(f"no {kind} named {name!r} was synthesized")
 
     def children_of(self, urn: str) -> list[Registration]:
@@ -108,7 +111,7 @@ def synth(
     config: Mapping[str, Any] | None = None,
     secret_keys: Iterable[str] = (),
 ) -> SynthResult:
-    """Run `program` under recording mocks (no CLI, no cluster, no cloud) and return all it declared.
+    """Run `program` under recording mocks (no CLI, cluster or cloud); return all it declared.
 
     `config` is flat Pulumi config (`{"mlops:target": {...}}`); structured values may be given
     as Python objects. The program runs in a fresh thread, so every call starts clean.
@@ -122,7 +125,7 @@ def synth(
             _configure(monitor, project, stack)
             set_all_config(flat, list(secret_keys))
             _sync_await(run_in_stack(program))
-        except BaseException as error:  # noqa: BLE001 re-raised in the caller's thread
+        except BaseException as error:
             failure.append(error)
 
     worker = threading.Thread(target=run, name="mlops-iac-synth")
@@ -156,7 +159,11 @@ def _configure(monitor: RecordingMonitor, project: str, stack: str) -> None:
 
 
 def _result(monitor: RecordingMonitor) -> SynthResult:
-    manifests = [to_manifest(r) for r in monitor.registrations if is_kubernetes_object(r)]
+    # Registration order depends on when outputs resolve; sort for a deterministic result.
+    resources = sorted(monitor.registrations, key=lambda r: r.urn)
+    manifests = sorted(
+        (to_manifest(r) for r in resources if is_kubernetes_object(r)), key=manifest_filename
+    )
     raw_outputs = monitor.outputs.get(getattr(monitor, "stack_urn", ""), {})
     outputs: dict[str, Any] = {}
     secret_outputs: set[str] = set()
@@ -165,5 +172,4 @@ def _result(monitor: RecordingMonitor) -> SynthResult:
             secret_outputs.add(key)
             value = value["value"]
         outputs[key] = value
-    return SynthResult(list(monitor.registrations), manifests, outputs, secret_outputs)
-
+    return SynthResult(resources, manifests, outputs, secret_outputs)

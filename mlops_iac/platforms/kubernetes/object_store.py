@@ -60,14 +60,18 @@ def s3_identities(access_key: str, secret_key: str) -> str:
 
 
 def server_command(port: int = S3_PORT) -> list[str]:
-    """Single-node SeaweedFS: master, volume server, filer and S3 gateway in one process."""
+    """Single-node SeaweedFS: master, volume server, filer and S3 gateway in one process.
+
+    The binary is called directly: the image's entrypoint adds `-master.volumePreallocate`,
+    which reserves a whole volume (1 GiB) on disk up front.
+    """
     return [
-        "weed",
+        "/usr/bin/weed",
         "server",
         f"-dir={DATA_DIR}",
         "-ip.bind=0.0.0.0",
         "-volume.max=0",
-        "-master.volumeSizeLimitMB=1024",
+        "-master.volumeSizeLimitMB=128",
         "-s3",
         f"-s3.port={port}",
         f"-s3.config={CONFIG_DIR}/s3.json",
@@ -106,7 +110,9 @@ class InClusterObjectStore(pulumi.ComponentResource):
         access_key = random.RandomPassword(
             f"{name}-access-key", length=20, special=False, lower=False, opts=keep
         )
-        secret_key = random.RandomPassword(f"{name}-secret-key", length=40, special=False, opts=keep)
+        secret_key = random.RandomPassword(
+            f"{name}-secret-key", length=40, special=False, opts=keep
+        )
         self.credentials = k8s.core.v1.Secret(
             f"{name}-credentials",
             metadata={"name": f"{k8s_name}-credentials", "namespace": namespace, "labels": labels},
@@ -123,7 +129,10 @@ class InClusterObjectStore(pulumi.ComponentResource):
         self.service = k8s.core.v1.Service(
             f"{name}-service",
             metadata={"name": k8s_name, "namespace": namespace, "labels": labels},
-            spec={"selector": match, "ports": [{"name": "s3", "port": S3_PORT, "targetPort": "s3"}]},
+            spec={
+                "selector": match,
+                "ports": [{"name": "s3", "port": S3_PORT, "targetPort": "s3"}],
+            },
             opts=child,
         )
         claim_spec: dict[str, object] = {
@@ -139,9 +148,9 @@ class InClusterObjectStore(pulumi.ComponentResource):
             "ports": [{"name": "s3", "containerPort": S3_PORT}],
             "resources": resources.to_kubernetes(),
             "securityContext": pods.container_security_context(),
-            "readinessProbe": pods.tcp_probe("s3", period=5),
-            "livenessProbe": pods.tcp_probe("s3", period=15, failures=6),
-            "startupProbe": pods.tcp_probe("s3", period=5, failures=60),
+            "readinessProbe": pods.http_probe("/readyz", "s3", period=5),
+            "livenessProbe": pods.http_probe("/healthz", "s3", period=15, failures=6),
+            "startupProbe": pods.http_probe("/healthz", "s3", period=5, failures=60),
             "volumeMounts": [
                 {"name": "data", "mountPath": DATA_DIR},
                 {"name": "config", "mountPath": CONFIG_DIR, "readOnly": True},
@@ -155,7 +164,10 @@ class InClusterObjectStore(pulumi.ComponentResource):
                 "serviceName": k8s_name,
                 "replicas": 1,
                 "selector": {"matchLabels": match},
-                "persistentVolumeClaimRetentionPolicy": {"whenDeleted": "Retain", "whenScaled": "Retain"},
+                "persistentVolumeClaimRetentionPolicy": {
+                    "whenDeleted": "Retain",
+                    "whenScaled": "Retain",
+                },
                 "template": {
                     "metadata": {"labels": labels},
                     "spec": {
@@ -179,12 +191,22 @@ class InClusterObjectStore(pulumi.ComponentResource):
             opts=keep,
         )
         for suffix, spec in (
-            ("ingress", network.allow_ingress(match, S3_PORT, [network.pods_peer(self.client_labels)])),
-            ("egress", network.allow_egress(self.client_labels, S3_PORT, [network.pods_peer(match)])),
+            (
+                "ingress",
+                network.allow_ingress(match, S3_PORT, [network.pods_peer(self.client_labels)]),
+            ),
+            (
+                "egress",
+                network.allow_egress(self.client_labels, S3_PORT, [network.pods_peer(match)]),
+            ),
         ):
             k8s.networking.v1.NetworkPolicy(
                 f"{name}-allow-{suffix}",
-                metadata={"name": f"{k8s_name}-allow-{suffix}", "namespace": namespace, "labels": labels},
+                metadata={
+                    "name": f"{k8s_name}-allow-{suffix}",
+                    "namespace": namespace,
+                    "labels": labels,
+                },
                 spec=spec,
                 opts=child,
             )
@@ -224,7 +246,9 @@ class InClusterObjectStore(pulumi.ComponentResource):
                                 "image": versions.MLFLOW_IMAGE,
                                 "command": ["python", "-c", CREATE_BUCKET_SCRIPT],
                                 "env": [*access.env(), pods.env_value("BUCKET", bucket)],
-                                "resources": ResourceRequirements(cpu="50m", memory="128Mi", memory_limit="256Mi").to_kubernetes(),
+                                "resources": ResourceRequirements(
+                                    cpu="50m", memory="128Mi", memory_limit="256Mi"
+                                ).to_kubernetes(),
                                 "securityContext": pods.container_security_context(),
                             }
                         ],

@@ -67,7 +67,11 @@ class KubernetesPlatform(pulumi.ComponentResource):
                 f"{name}-gateway",
                 api_version="gateway.networking.k8s.io/v1",
                 kind="Gateway",
-                metadata={"name": routing.gateway_name, "namespace": self.gateway_namespace, "labels": labels},
+                metadata={
+                    "name": routing.gateway_name,
+                    "namespace": self.gateway_namespace,
+                    "labels": labels,
+                },
                 spec={
                     "gatewayClassName": routing.gateway_class,
                     "listeners": [

@@ -90,14 +90,22 @@ class InClusterPostgres(pulumi.ComponentResource):
             "image": versions.POSTGRES_IMAGE,
             "ports": [{"name": "postgres", "containerPort": PORT}],
             "env": [
-                pods.env_secret("POSTGRES_PASSWORD", self.admin_secret.metadata.name, "POSTGRES_PASSWORD"),
+                pods.env_secret(
+                    "POSTGRES_PASSWORD", self.admin_secret.metadata.name, "POSTGRES_PASSWORD"
+                ),
                 pods.env_value("PGDATA", f"{DATA_DIR}/pgdata"),
             ],
             "resources": resources.to_kubernetes(),
             "securityContext": pods.container_security_context(),
-            "readinessProbe": pods.exec_probe(["pg_isready", "-h", "127.0.0.1", "-U", "postgres"], period=5),
-            "livenessProbe": pods.exec_probe(["pg_isready", "-h", "127.0.0.1", "-U", "postgres"], period=15, failures=6),
-            "startupProbe": pods.exec_probe(["pg_isready", "-h", "127.0.0.1", "-U", "postgres"], period=5, failures=60),
+            "readinessProbe": pods.exec_probe(
+                ["pg_isready", "-h", "127.0.0.1", "-U", "postgres"], period=5
+            ),
+            "livenessProbe": pods.exec_probe(
+                ["pg_isready", "-h", "127.0.0.1", "-U", "postgres"], period=15, failures=6
+            ),
+            "startupProbe": pods.exec_probe(
+                ["pg_isready", "-h", "127.0.0.1", "-U", "postgres"], period=5, failures=60
+            ),
             "volumeMounts": [
                 {"name": "data", "mountPath": DATA_DIR},
                 {"name": "run", "mountPath": "/var/run/postgresql"},
@@ -117,7 +125,10 @@ class InClusterPostgres(pulumi.ComponentResource):
                 "serviceName": k8s_name,
                 "replicas": 1,
                 "selector": {"matchLabels": match},
-                "persistentVolumeClaimRetentionPolicy": {"whenDeleted": "Retain", "whenScaled": "Retain"},
+                "persistentVolumeClaimRetentionPolicy": {
+                    "whenDeleted": "Retain",
+                    "whenScaled": "Retain",
+                },
                 "template": {
                     "metadata": {"labels": labels},
                     "spec": {
@@ -132,12 +143,19 @@ class InClusterPostgres(pulumi.ComponentResource):
             opts=keep,
         )
         for suffix, spec in (
-            ("ingress", network.allow_ingress(match, PORT, [network.pods_peer(self.client_labels)])),
+            (
+                "ingress",
+                network.allow_ingress(match, PORT, [network.pods_peer(self.client_labels)]),
+            ),
             ("egress", network.allow_egress(self.client_labels, PORT, [network.pods_peer(match)])),
         ):
             k8s.networking.v1.NetworkPolicy(
                 f"{name}-allow-{suffix}",
-                metadata={"name": f"{k8s_name}-allow-{suffix}", "namespace": namespace, "labels": labels},
+                metadata={
+                    "name": f"{k8s_name}-allow-{suffix}",
+                    "namespace": namespace,
+                    "labels": labels,
+                },
                 spec=spec,
                 opts=child,
             )
@@ -152,7 +170,11 @@ class InClusterPostgres(pulumi.ComponentResource):
         password = random.RandomPassword(f"{name}-password", length=32, special=False, opts=keep)
         secret = k8s.core.v1.Secret(
             f"{name}-credentials",
-            metadata={"name": f"{k8s_name}-credentials", "namespace": self._namespace, "labels": labels},
+            metadata={
+                "name": f"{k8s_name}-credentials",
+                "namespace": self._namespace,
+                "labels": labels,
+            },
             type="Opaque",
             string_data={"username": database, "password": password.result},
             opts=keep,
@@ -178,12 +200,20 @@ class InClusterPostgres(pulumi.ComponentResource):
                                     pods.env_value("PGHOST", self.host),
                                     pods.env_value("PGPORT", str(PORT)),
                                     pods.env_value("PGUSER", "postgres"),
-                                    pods.env_secret("PGPASSWORD", self.admin_secret.metadata.name, "POSTGRES_PASSWORD"),
+                                    pods.env_secret(
+                                        "PGPASSWORD",
+                                        self.admin_secret.metadata.name,
+                                        "POSTGRES_PASSWORD",
+                                    ),
                                     pods.env_value("DB_NAME", database),
                                     pods.env_value("DB_USER", database),
-                                    pods.env_secret("DB_PASSWORD", secret.metadata.name, "password"),
+                                    pods.env_secret(
+                                        "DB_PASSWORD", secret.metadata.name, "password"
+                                    ),
                                 ],
-                                "resources": ResourceRequirements(cpu="50m", memory="64Mi", memory_limit="128Mi").to_kubernetes(),
+                                "resources": ResourceRequirements(
+                                    cpu="50m", memory="64Mi", memory_limit="128Mi"
+                                ).to_kubernetes(),
                                 "securityContext": pods.container_security_context(),
                             }
                         ],
