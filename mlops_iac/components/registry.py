@@ -96,9 +96,8 @@ class ModelRegistry(pulumi.ComponentResource):
 
         database = platform.database(registry.database)
         bucket = platform.bucket(registry.artifact_bucket)
-        host = (
-            route_host(registry.ingress, spec.routing, service_name) if _exposed(registry) else None
-        )
+        expose = registry.ingress if registry.ingress and registry.ingress.enabled else None
+        host = route_host(expose, spec.routing, service_name) if expose else None
         replicas = registry.replicas or defaults.registry_replicas
         args = pulumi.Output.from_input(bucket.uri()).apply(
             lambda uri: server_args(
@@ -201,10 +200,6 @@ class ModelRegistry(pulumi.ComponentResource):
                 "artifact_bucket": self.artifact_bucket,
             }
         )
-
-
-def _exposed(registry: RegistrySpec) -> bool:
-    return registry.ingress is not None and registry.ingress.enabled
 
 
 def _pod_spec(

@@ -77,7 +77,7 @@ def create_route(
     opts: pulumi.ResourceOptions,
 ) -> pulumi.Resource:
     """The route object for `routing.mode`, named `<name>-route`."""
-    metadata = {"name": service, "namespace": namespace, "labels": labels}
+    metadata: dict[str, Any] = {"name": service, "namespace": namespace, "labels": labels}
     if routing.mode == "ingress":
         return k8s.networking.v1.Ingress(
             f"{name}-route",

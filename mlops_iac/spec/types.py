@@ -23,8 +23,8 @@ _QUANTITY = re.compile(
     r"(?P<suffix>Ki|Mi|Gi|Ti|Pi|Ei|m|k|M|G|T|P|E|[eE][+-]?[0-9]+)?$"
 )
 _BINARY = {"Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40, "Pi": 2**50, "Ei": 2**60}
-_DECIMAL = {"m": Decimal("0.001"), "k": 10**3, "M": 10**6, "G": 10**9, "T": 10**12}
-_DECIMAL |= {"P": 10**15, "E": 10**18, "": 1}
+_DECIMAL: dict[str, Decimal | int] = {"m": Decimal("0.001"), "": 1, "k": 10**3, "M": 10**6}
+_DECIMAL |= {"G": 10**9, "T": 10**12, "P": 10**15, "E": 10**18}
 
 
 def _dns1123_label(value: str) -> str:

@@ -148,6 +148,7 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
         for key in request.additionalSecretOutputs:
             if key in state and not is_secret(state[key]):
                 state[key] = {SECRET_SIG: SECRET_MARKER, "value": state[key]}
+        resource_id = resource_id or ""
         self.resources[urn] = pulumi_mocks.MockMonitor.ResourceRegistration(urn, resource_id, state)
         self.registrations.append(
             Registration(

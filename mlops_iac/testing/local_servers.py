@@ -1,0 +1,145 @@
+"""Real servers on 127.0.0.1 for tests: an MLflow tracking server and an S3 API (moto).
+
+Each is a context manager that picks a free port, waits until the server answers, and on
+exit stops it and every process it started.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any
+
+LOOPBACK = "127.0.0.1"
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((LOOPBACK, 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_for_http(url: str, timeout: float, process: subprocess.Popen[Any] | None = None) -> None:
+    """Poll `url` until it answers 200, the process exits, or `timeout` seconds pass."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process is not None and process.poll() is not None:
+            raise RuntimeError(f"server exited with {process.returncode} before {url} answered")
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:
+                if response.status == 200:
+                    return
+        except (urllib.error.URLError, ConnectionError, TimeoutError):
+            pass
+        time.sleep(0.2)
+    raise TimeoutError(f"{url} did not answer within {timeout:.0f}s")
+
+
+def venv_environ(**extra: str) -> dict[str, str]:
+    """os.environ with this interpreter's bin first on PATH (MLflow execs `uvicorn` from PATH)."""
+    env = dict(os.environ)
+    env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
+    env.update(extra)
+    return env
+
+
+def stop_process_group(process: subprocess.Popen[Any], timeout: float = 15) -> None:
+    """SIGTERM the process group `process` leads, then SIGKILL what is left."""
+    if process.poll() is not None:
+        return
+    try:
+        os.killpg(process.pid, signal.SIGTERM)
+        process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait(timeout=timeout)
+    except ProcessLookupError:
+        pass
+
+
+@dataclass(frozen=True)
+class MlflowServer:
+    """A running `mlflow server`."""
+
+    url: str
+    """Tracking URI, e.g. http://127.0.0.1:PORT."""
+    root: Path
+    """Folder with the SQLite database and the artifacts."""
+
+
+@contextmanager
+def mlflow_server(root: Path, timeout: float = 90) -> Iterator[MlflowServer]:
+    """Run MLflow with a SQLite backend and proxied local artifacts under `root`.
+
+    The job runner is off (MLFLOW_SERVER_ENABLE_JOB_EXECUTION=false): 2 processes and
+    ~0.5 GB instead of ~10 and ~2.4 GB. The server runs in its own session and the whole
+    process group is stopped on exit, since SIGTERM to the parent alone orphans workers.
+    """
+    root.mkdir(parents=True, exist_ok=True)
+    port = free_port()
+    command = [
+        sys.executable, "-m", "mlflow", "server",
+        "--backend-store-uri", f"sqlite:///{root / 'mlflow.db'}",
+        "--artifacts-destination", str(root / "artifacts"),
+        "--host", LOOPBACK, "--port", str(port), "--workers", "1",
+    ]  # fmt: skip
+    log: IO[bytes]
+    with open(root / "server.log", "wb") as log:
+        process = subprocess.Popen(
+            command,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env=venv_environ(MLFLOW_SERVER_ENABLE_JOB_EXECUTION="false"),
+            start_new_session=True,
+        )
+        try:
+            url = f"http://{LOOPBACK}:{port}"
+            wait_for_http(f"{url}/health", timeout, process)
+            yield MlflowServer(url=url, root=root)
+        finally:
+            stop_process_group(process)
+
+
+@dataclass(frozen=True)
+class S3Server:
+    """A running S3 API (moto) and the credentials it accepts."""
+
+    endpoint_url: str
+    access_key_id: str = "testing"
+    secret_access_key: str = "testing"
+    region: str = "us-east-1"
+
+    def environ(self) -> dict[str, str]:
+        """The variables the trainer and boto3 read to reach this server."""
+        return {
+            "AWS_ENDPOINT_URL_S3": self.endpoint_url,
+            "MLFLOW_S3_ENDPOINT_URL": self.endpoint_url,
+            "AWS_ACCESS_KEY_ID": self.access_key_id,
+            "AWS_SECRET_ACCESS_KEY": self.secret_access_key,
+            "AWS_DEFAULT_REGION": self.region,
+        }
+
+
+@contextmanager
+def s3_server() -> Iterator[S3Server]:
+    """Run moto's S3-compatible server in a thread on a free loopback port."""
+    from moto.server import ThreadedMotoServer
+
+    port = free_port()
+    server = ThreadedMotoServer(ip_address=LOOPBACK, port=port, verbose=False)
+    server.start()
+    try:
+        yield S3Server(endpoint_url=f"http://{LOOPBACK}:{port}")
+    finally:
+        server.stop()
