@@ -55,25 +55,30 @@ def mask_secret_data(kind: Any, inputs: dict[str, Any], masked: dict[str, Any]) 
             masked[field] = dict.fromkeys(values, MASK)
 
 
-def integral(value: Any) -> Any:
-    """Floats that hold integers back to ints: Pulumi's wire format has only doubles."""
+def canonical(value: Any) -> Any:
+    """Floats that hold integers back to ints (Pulumi's wire format has only doubles) and
+    mapping keys sorted (the wire format's maps have no order), so output is byte-stable."""
     if isinstance(value, float) and value.is_integer():
         return int(value)
     if isinstance(value, dict):
-        return {key: integral(item) for key, item in value.items()}
+        return {key: canonical(value[key]) for key in sorted(value)}
     if isinstance(value, list):
-        return [integral(item) for item in value]
+        return [canonical(item) for item in value]
     return value
 
 
-def to_manifest(registration: Registration) -> dict[str, Any]:
-    """The object as sent to the API server; secrets and Secret data masked."""
-    manifest = integral(mask_secrets(registration.inputs))
+def to_manifest(registration: Registration, *, reveal_secrets: bool = False) -> dict[str, Any]:
+    """The object as sent to the API server; secrets and Secret data masked unless
+    `reveal_secrets` (for applying to a throwaway test cluster)."""
+    if reveal_secrets:
+        manifest = unwrap_secrets(registration.inputs)
+    else:
+        manifest = mask_secrets(registration.inputs)
+        mask_secret_data(manifest.get("kind"), registration.inputs, manifest)
     metadata = dict(manifest.get("metadata") or {})
     if not metadata.get("name"):
         metadata["name"] = registration.outputs.get("metadata", {}).get("name")
-    manifest["metadata"] = metadata
-    mask_secret_data(manifest.get("kind"), registration.inputs, manifest)
+    manifest = canonical({**manifest, "metadata": metadata})
     ordered = {key: manifest[key] for key in ("apiVersion", "kind", "metadata") if key in manifest}
     ordered.update({key: value for key, value in manifest.items() if key not in ordered})
     return ordered

@@ -17,6 +17,7 @@ from pulumi.runtime.sync_await import _sync_await
 
 from .manifests import (
     MASK,
+    canonical,
     is_kubernetes_object,
     manifest_filename,
     mask_secret_data,
@@ -63,6 +64,13 @@ class SynthResult:
                 return candidate
         raise KeyError(f"no {kind} named {name!r} was synthesized")
 
+    def revealed_manifests(self) -> list[dict[str, Any]]:
+        """The manifests with real secret values (the mocks' generated ones), for applying
+        to a throwaway test cluster. Never write these anywhere."""
+        return [
+            to_manifest(r, reveal_secrets=True) for r in self.resources if is_kubernetes_object(r)
+        ]
+
     def children_of(self, urn: str) -> list[Registration]:
         """Resources whose parent is `urn`."""
         return [r for r in self.resources if r.parent == urn]
@@ -100,7 +108,7 @@ def _mask_secret_objects(registration: Registration) -> dict[str, Any]:
     inputs: dict[str, Any] = mask_secrets(registration.inputs)
     kind = "Secret" if registration.type == "kubernetes:core/v1:Secret" else None
     mask_secret_data(kind, registration.inputs, inputs)
-    return inputs
+    return dict(canonical(inputs))
 
 
 def synth(

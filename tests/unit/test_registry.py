@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -263,8 +264,15 @@ def test_an_existing_cluster_target_passes_kubeconfig_and_context(
     assert provider.inputs["context"] == "ops"
 
 
-def test_synth_is_deterministic(make_spec: Any, synth_stack: Any) -> None:
-    first = synth_stack(make_spec())
-    second = synth_stack(make_spec())
-    assert first.resources_json() == second.resources_json()
-    assert first.manifests == second.manifests
+def test_synth_output_is_byte_for_byte_deterministic(
+    make_spec: Any, synth_stack: Any, tmp_path: Path
+) -> None:
+    synth_stack(make_spec()).write(tmp_path / "first")
+    synth_stack(make_spec()).write(tmp_path / "second")
+
+    first = {p.relative_to(tmp_path / "first"): p for p in (tmp_path / "first").rglob("*.*")}
+    second = {p.relative_to(tmp_path / "second"): p for p in (tmp_path / "second").rglob("*.*")}
+    assert first.keys() == second.keys()
+    assert len(first) > 20
+    for relative, path in first.items():
+        assert path.read_bytes() == second[relative].read_bytes(), relative

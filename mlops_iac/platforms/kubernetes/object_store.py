@@ -10,9 +10,11 @@ import pulumi_kubernetes as k8s
 import pulumi_random as random
 
 from mlops_iac import versions
-from mlops_iac.k8s import network, pods
+from mlops_iac.k8s import pods
 from mlops_iac.platforms.base import BucketAccess, SecretKeyRef
 from mlops_iac.spec import ResourceRequirements
+
+from . import single_node
 
 S3_PORT = 8333
 DATA_DIR = "/data"
@@ -135,12 +137,6 @@ class InClusterObjectStore(pulumi.ComponentResource):
             },
             opts=child,
         )
-        claim_spec: dict[str, object] = {
-            "accessModes": ["ReadWriteOnce"],
-            "resources": {"requests": {"storage": storage}},
-        }
-        if storage_class:
-            claim_spec["storageClassName"] = storage_class
         container = {
             "name": "seaweedfs",
             "image": versions.SEAWEEDFS_IMAGE,
@@ -157,59 +153,38 @@ class InClusterObjectStore(pulumi.ComponentResource):
                 {"name": "tmp", "mountPath": "/tmp"},
             ],
         }
+        config_volume = {
+            "name": "config",
+            "secret": {
+                "secretName": self.credentials.metadata.name,
+                "items": [{"key": "s3.json", "path": "s3.json"}],
+            },
+        }
         self.statefulset = k8s.apps.v1.StatefulSet(
             f"{name}-statefulset",
             metadata={"name": k8s_name, "namespace": namespace, "labels": labels},
-            spec={
-                "serviceName": k8s_name,
-                "replicas": 1,
-                "selector": {"matchLabels": match},
-                "persistentVolumeClaimRetentionPolicy": {
-                    "whenDeleted": "Retain",
-                    "whenScaled": "Retain",
-                },
-                "template": {
-                    "metadata": {"labels": labels},
-                    "spec": {
-                        "automountServiceAccountToken": False,
-                        "securityContext": pods.pod_security_context(versions.SEAWEEDFS_UID),
-                        "containers": [container],
-                        "volumes": [
-                            {
-                                "name": "config",
-                                "secret": {
-                                    "secretName": self.credentials.metadata.name,
-                                    "items": [{"key": "s3.json", "path": "s3.json"}],
-                                },
-                            },
-                            pods.scratch_volume("tmp"),
-                        ],
-                    },
-                },
-                "volumeClaimTemplates": [{"metadata": {"name": "data"}, "spec": claim_spec}],
-            },
+            spec=single_node.statefulset_spec(
+                k8s_name=k8s_name,
+                labels=labels,
+                match=match,
+                uid=versions.SEAWEEDFS_UID,
+                container=container,
+                volumes=[config_volume, pods.scratch_volume("tmp")],
+                storage=storage,
+                storage_class=storage_class,
+            ),
             opts=keep,
         )
-        for suffix, spec in (
-            (
-                "ingress",
-                network.allow_ingress(match, S3_PORT, [network.pods_peer(self.client_labels)]),
-            ),
-            (
-                "egress",
-                network.allow_egress(self.client_labels, S3_PORT, [network.pods_peer(match)]),
-            ),
-        ):
-            k8s.networking.v1.NetworkPolicy(
-                f"{name}-allow-{suffix}",
-                metadata={
-                    "name": f"{k8s_name}-allow-{suffix}",
-                    "namespace": namespace,
-                    "labels": labels,
-                },
-                spec=spec,
-                opts=child,
-            )
+        single_node.client_network_policies(
+            name,
+            k8s_name=k8s_name,
+            namespace=namespace,
+            labels=labels,
+            match=match,
+            client_labels=self.client_labels,
+            port=S3_PORT,
+            opts=child,
+        )
         self.register_outputs({"endpoint_url": self.endpoint_url})
 
     def access(self, bucket: str) -> BucketAccess:

@@ -7,9 +7,11 @@ import pulumi_kubernetes as k8s
 import pulumi_random as random
 
 from mlops_iac import versions
-from mlops_iac.k8s import network, pods
+from mlops_iac.k8s import pods
 from mlops_iac.platforms.base import DatabaseConnection, SecretKeyRef
 from mlops_iac.spec import ResourceRequirements
+
+from . import single_node
 
 PORT = 5432
 DATA_DIR = "/var/lib/postgresql/data"
@@ -112,53 +114,31 @@ class InClusterPostgres(pulumi.ComponentResource):
                 {"name": "tmp", "mountPath": "/tmp"},
             ],
         }
-        claim_spec: dict[str, object] = {
-            "accessModes": ["ReadWriteOnce"],
-            "resources": {"requests": {"storage": storage}},
-        }
-        if storage_class:
-            claim_spec["storageClassName"] = storage_class
         self.statefulset = k8s.apps.v1.StatefulSet(
             f"{name}-statefulset",
             metadata={"name": k8s_name, "namespace": namespace, "labels": labels},
-            spec={
-                "serviceName": k8s_name,
-                "replicas": 1,
-                "selector": {"matchLabels": match},
-                "persistentVolumeClaimRetentionPolicy": {
-                    "whenDeleted": "Retain",
-                    "whenScaled": "Retain",
-                },
-                "template": {
-                    "metadata": {"labels": labels},
-                    "spec": {
-                        "automountServiceAccountToken": False,
-                        "securityContext": pods.pod_security_context(versions.POSTGRES_UID),
-                        "containers": [container],
-                        "volumes": [pods.scratch_volume("run", "16Mi"), pods.scratch_volume("tmp")],
-                    },
-                },
-                "volumeClaimTemplates": [{"metadata": {"name": "data"}, "spec": claim_spec}],
-            },
+            spec=single_node.statefulset_spec(
+                k8s_name=k8s_name,
+                labels=labels,
+                match=match,
+                uid=versions.POSTGRES_UID,
+                container=container,
+                volumes=[pods.scratch_volume("run", "16Mi"), pods.scratch_volume("tmp")],
+                storage=storage,
+                storage_class=storage_class,
+            ),
             opts=keep,
         )
-        for suffix, spec in (
-            (
-                "ingress",
-                network.allow_ingress(match, PORT, [network.pods_peer(self.client_labels)]),
-            ),
-            ("egress", network.allow_egress(self.client_labels, PORT, [network.pods_peer(match)])),
-        ):
-            k8s.networking.v1.NetworkPolicy(
-                f"{name}-allow-{suffix}",
-                metadata={
-                    "name": f"{k8s_name}-allow-{suffix}",
-                    "namespace": namespace,
-                    "labels": labels,
-                },
-                spec=spec,
-                opts=child,
-            )
+        single_node.client_network_policies(
+            name,
+            k8s_name=k8s_name,
+            namespace=namespace,
+            labels=labels,
+            match=match,
+            client_labels=self.client_labels,
+            port=PORT,
+            opts=child,
+        )
         self.register_outputs({"host": self.host, "admin_secret": self.admin_secret.metadata.name})
 
     def database(self, database: str) -> DatabaseConnection:
