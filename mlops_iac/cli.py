@@ -1,4 +1,4 @@
-"""The `mlops-iac` command line: synth, validate, doctor, up, preview, destroy."""
+"""The `mlops-iac` command line: synth, validate, doctor, up, preview, destroy, dev."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from mlops_iac.dev.cli import dev_app
 from mlops_iac.spec import SpecError, StackSpec, config_fields
 
 EXIT_SPEC_ERROR = 2
@@ -21,6 +22,7 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
 )
+app.add_typer(dev_app, name="dev")
 console = Console(soft_wrap=True)
 errors = Console(stderr=True, soft_wrap=True)
 
