@@ -135,3 +135,42 @@ def test_setup_jobs_run_to_completion(control_plane, applied):
         "local-postgres-mlflow-init",
         "local-s3-bucket-mlflow-artifacts",
     ]
+
+
+def test_changing_one_value_changes_only_what_it_should(control_plane, applied):
+    """Scaling MLflow to 2 replicas re-applies the whole stack: only the Deployment's spec
+    changes (and a PodDisruptionBudget appears); no stateful object is replaced."""
+    stateful = [("statefulset", "local-postgres"), ("statefulset", "local-s3")]
+    stateful += [("pvc", "data-local-postgres-0"), ("pvc", "data-local-s3-0")]
+    stateful += [("secret", m["metadata"]["name"]) for m in applied if m["kind"] == "Secret"]
+    before = {key: control_plane.get(key[0], key[1], "-n", "mlops") for key in stateful}
+    generations = {
+        (m["kind"], m["metadata"]["name"]): live(control_plane, m)["metadata"].get("generation")
+        for m in applied
+    }
+
+    project = PulumiProject.load(REPO)
+    config, secret_keys = project.config("local")
+    config["mlops:target"] = {"kind": "kubernetes", "kubeconfig": str(control_plane.kubeconfig)}
+    config["mlops:registry"] = {**config["mlops:registry"], "replicas": 2}
+    scaled = synth(project.run, project=project.name, stack="local", config=config)
+    manifests = scaled.revealed_manifests()
+    control_plane.kubectl(
+        "apply", "--server-side", "--field-manager=mlops-iac-test", "-f", "-",
+        stdin=yaml.safe_dump_all(manifests),
+    )  # fmt: skip
+
+    changed = {
+        (m["kind"], m["metadata"]["name"])
+        for m in manifests
+        if (m["kind"], m["metadata"]["name"]) in generations
+        and live(control_plane, m)["metadata"].get("generation")
+        != generations[(m["kind"], m["metadata"]["name"])]
+    }
+    added = {(m["kind"], m["metadata"]["name"]) for m in manifests} - generations.keys()
+    assert changed == {("Deployment", "mlflow")}
+    assert added == {("PodDisruptionBudget", "mlflow")}
+    for key, old in before.items():
+        now = control_plane.get(key[0], key[1], "-n", "mlops")
+        assert now["metadata"]["uid"] == old["metadata"]["uid"], key
+    assert control_plane.get("deployment", "mlflow", "-n", "mlops")["spec"]["replicas"] == 2
