@@ -150,7 +150,7 @@ def test_changing_one_value_changes_only_what_it_should(control_plane, applied):
     }
 
     project = PulumiProject.load(REPO)
-    config, secret_keys = project.config("local")
+    config, _ = project.config("local")
     config["mlops:target"] = {"kind": "kubernetes", "kubeconfig": str(control_plane.kubeconfig)}
     config["mlops:registry"] = {**config["mlops:registry"], "replicas": 2}
     scaled = synth(project.run, project=project.name, stack="local", config=config)
