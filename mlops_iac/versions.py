@@ -26,3 +26,13 @@ SEAWEEDFS_IMAGE = f"docker.io/chrislusf/seaweedfs:{SEAWEEDFS_VERSION}"
 as `seaweed` (uid 1000) since seaweedfs#8819. MinIO's community edition is in maintenance
 mode since 2025-12 with no new images."""
 SEAWEEDFS_UID = 1000
+
+RUNTIME_VERSION = "0.1.0"
+RUNTIME_IMAGE = f"mlops-iac/runtime:{RUNTIME_VERSION}"
+"""The stack's own workload image, built from `images/runtime/Dockerfile` (MLflow, scikit-learn,
+the trainer); serving endpoints run `mlflow models serve` in it. It is not published to a
+registry: build it and load it into kind (`docker build -t mlops-iac/runtime:0.1.0 -f
+images/runtime/Dockerfile . && kind load docker-image mlops-iac/runtime:0.1.0 --name mlops`),
+or push it elsewhere and set each endpoint's `image`."""
+RUNTIME_UID = 10001
+"""The non-root user the runtime image declares."""

@@ -77,6 +77,10 @@ class ModelRegistry(pulumi.ComponentResource):
     """External URL through the Gateway (or Ingress), or None when not exposed."""
     artifact_bucket: pulumi.Output[str]
     """Bucket holding the registry's artifacts."""
+    pod_selector: dict[str, str]
+    """Labels that select the server's pods (for clients' egress NetworkPolicies)."""
+    port: int
+    """The server's port."""
 
     def __init__(
         self,
@@ -92,6 +96,8 @@ class ModelRegistry(pulumi.ComponentResource):
         service_name = registry.service_name
         labels = pods.labels("mlflow", "model-registry", service_name, versions.MLFLOW_VERSION)
         match = pods.selector("mlflow", service_name)
+        self.pod_selector = match
+        self.port = registry.port
         child = platform.child_options(self)
 
         database = platform.database(registry.database)
@@ -253,12 +259,5 @@ def _pod_spec(
         "volumes": [pods.scratch_volume("tmp", "1Gi")],
     }
     if spread:
-        spec["topologySpreadConstraints"] = [
-            {
-                "maxSkew": 1,
-                "topologyKey": "kubernetes.io/hostname",
-                "whenUnsatisfiable": "ScheduleAnyway",
-                "labelSelector": {"matchLabels": match},
-            }
-        ]
+        spec["topologySpreadConstraints"] = pods.spread_across_nodes(match)
     return spec

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pulumi
 
 from mlops_iac.components.registry import ModelRegistry
+from mlops_iac.components.serving import ServingEndpoint
 from mlops_iac.platforms import Platform, create_platform
 from mlops_iac.spec import StackSpec
 
@@ -13,13 +14,16 @@ class MLOpsStack(pulumi.ComponentResource):
     """A whole MLOps stack from one StackSpec.
 
     Outputs: `namespace`, and for the registry `registry_tracking_uri`,
-    `registry_external_url`, `registry_artifact_bucket`.
+    `registry_external_url`, `registry_artifact_bucket`; for each endpoint E
+    `serving_E_url`, `serving_E_external_url`, `serving_E_challenger_url`.
     """
 
     platform: Platform
     """The target's platform (provider, namespace, data services)."""
     registry: ModelRegistry | None
     """The model registry, when enabled."""
+    endpoints: dict[str, ServingEndpoint]
+    """Serving endpoints by name."""
 
     def __init__(
         self, name: str, spec: StackSpec, opts: pulumi.ResourceOptions | None = None
@@ -39,6 +43,23 @@ class MLOpsStack(pulumi.ComponentResource):
                 "registry_tracking_uri": self.registry.tracking_uri,
                 "registry_external_url": self.registry.external_url,
                 "registry_artifact_bucket": self.registry.artifact_bucket,
+            }
+        self.endpoints = {}
+        for endpoint in spec.serving:
+            assert self.registry is not None  # the spec requires it for serving
+            served = ServingEndpoint(
+                f"{name}-serving-{endpoint.name}",
+                endpoint,
+                stack=spec,
+                platform=self.platform,
+                registry=self.registry,
+                opts=pulumi.ResourceOptions(parent=self),
+            )
+            self.endpoints[endpoint.name] = served
+            outputs |= {
+                f"serving_{endpoint.name}_url": served.url,
+                f"serving_{endpoint.name}_external_url": served.external_url,
+                f"serving_{endpoint.name}_challenger_url": served.challenger_url,
             }
         self.outputs = outputs
         self.register_outputs(outputs)

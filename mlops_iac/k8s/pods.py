@@ -101,3 +101,15 @@ def env_secret(name: str, secret_name: pulumi.Input[str], key: str) -> dict[str,
 def scratch_volume(name: str, size: str = "256Mi") -> dict[str, Any]:
     """A size-limited emptyDir, for the writable paths of a read-only root filesystem."""
     return {"name": name, "emptyDir": {"sizeLimit": size}}
+
+
+def spread_across_nodes(match: dict[str, str]) -> list[dict[str, Any]]:
+    """Topology spread constraints that place replicas on different nodes where possible."""
+    return [
+        {
+            "maxSkew": 1,
+            "topologyKey": "kubernetes.io/hostname",
+            "whenUnsatisfiable": "ScheduleAnyway",
+            "labelSelector": {"matchLabels": match},
+        }
+    ]

@@ -4,6 +4,7 @@ from .errors import SpecError, SpecIssue
 from .profiles import DataProtection, Profile, ProfileDefaults, defaults_for
 from .registry import RegistrySpec
 from .routing import ExposeSpec, RoutingSpec
+from .serving import AutoscalingSpec, CanarySpec, EndpointSpec
 from .stack import CONFIG_NAMESPACE, StackSpec, config_fields
 from .target import (
     AwsClusterSpec,
@@ -19,10 +20,13 @@ from .types import ResourceRequirements, quantity_value
 
 __all__ = [
     "CONFIG_NAMESPACE",
+    "AutoscalingSpec",
     "AwsClusterSpec",
     "AwsNodeGroupSpec",
     "AwsTarget",
+    "CanarySpec",
     "DataProtection",
+    "EndpointSpec",
     "ExposeSpec",
     "KindTarget",
     "KubernetesTarget",

@@ -22,6 +22,9 @@ class ProfileDefaults:
     postgres_resources: ResourceRequirements
     object_store_storage: str
     object_store_resources: ResourceRequirements
+    serving_replicas: int
+    serving_workers: int
+    serving_resources: ResourceRequirements
     data_protection: DataProtection
     spread_across_nodes: bool
 
@@ -41,6 +44,11 @@ _PROFILES: dict[str, ProfileDefaults] = {
         object_store_resources=ResourceRequirements(
             cpu="50m", memory="128Mi", cpu_limit="500m", memory_limit="512Mi"
         ),
+        serving_replicas=1,
+        serving_workers=1,
+        serving_resources=ResourceRequirements(
+            cpu="100m", memory="384Mi", cpu_limit="1", memory_limit="768Mi"
+        ),
         data_protection="retain",
         spread_across_nodes=False,
     ),
@@ -57,6 +65,11 @@ _PROFILES: dict[str, ProfileDefaults] = {
         object_store_storage="100Gi",
         object_store_resources=ResourceRequirements(
             cpu="250m", memory="512Mi", cpu_limit="2", memory_limit="2Gi"
+        ),
+        serving_replicas=2,
+        serving_workers=2,
+        serving_resources=ResourceRequirements(
+            cpu="500m", memory="1Gi", cpu_limit="2", memory_limit="2Gi"
         ),
         data_protection="protect",
         spread_across_nodes=True,

@@ -7,12 +7,13 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import Field, ValidationError
+from pydantic import Field, ValidationError, field_validator, model_validator
 
 from .errors import SpecError, from_validation_error
 from .profiles import DataProtection, Profile, ProfileDefaults, defaults_for
 from .registry import RegistrySpec
 from .routing import RoutingSpec
+from .serving import EndpointSpec
 from .target import Target
 from .types import Dns1123Label, ShortName, SpecModel
 
@@ -45,6 +46,30 @@ class StackSpec(SpecModel):
     registry: RegistrySpec = Field(
         default_factory=RegistrySpec, description="The MLflow model registry."
     )
+    serving: list[EndpointSpec] = Field(
+        default_factory=list, description="Inference endpoints serving registry models."
+    )
+
+    @field_validator("serving")
+    @classmethod
+    def _unique_endpoint_names(cls, endpoints: list[EndpointSpec]) -> list[EndpointSpec]:
+        names = [endpoint.name for endpoint in endpoints]
+        duplicates = sorted({name for name in names if names.count(name) > 1})
+        if duplicates:
+            raise ValueError(f"endpoint names must be unique; repeated: {', '.join(duplicates)}")
+        return endpoints
+
+    @model_validator(mode="after")
+    def _serving_needs_what_it_uses(self) -> StackSpec:
+        if self.serving and not self.registry.enabled:
+            raise ValueError("serving loads models from the registry: enable `registry`")
+        canaries = [e.name for e in self.serving if e.canary is not None]
+        if canaries and self.routing.mode != "gateway":
+            raise ValueError(
+                f"endpoints {', '.join(canaries)} have a canary, which needs routing.mode "
+                "'gateway' (a classic Ingress has no weighted backends or mirroring)"
+            )
+        return self
 
     @property
     def defaults(self) -> ProfileDefaults:

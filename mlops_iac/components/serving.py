@@ -1,0 +1,275 @@
+"""ServingEndpoint: an HTTP inference service for a registry model, with an optional canary."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from mlops_iac import versions
+from mlops_iac.components.registry import ModelRegistry
+from mlops_iac.components.routes import (
+    create_route,
+    external_url,
+    httproute_spec,
+    route_host,
+)
+from mlops_iac.components.serving_runtime import MODEL_REVISION_ANNOTATION, mlflow_serve_container
+from mlops_iac.k8s import network, pods
+from mlops_iac.platforms.base import Platform
+from mlops_iac.spec import EndpointSpec, ExposeSpec, StackSpec
+
+ENDPOINT_LABEL = "mlops-iac.dev/endpoint"
+"""Carried by the stable and the challenger pods of one endpoint."""
+
+
+def backend_refs(
+    service: str, challenger: str | None, port: int, weight: int
+) -> list[dict[str, Any]]:
+    """HTTPRoute backends: stable gets 100 - weight, the challenger `weight`."""
+    refs = [{"name": service, "port": port, "weight": 100 - weight if challenger else 100}]
+    if challenger:
+        refs.append({"name": challenger, "port": port, "weight": weight})
+    return refs
+
+
+def mirror_filter(challenger: str, port: int) -> dict[str, Any]:
+    """Copy every request to the challenger; its answers are dropped."""
+    return {
+        "type": "RequestMirror",
+        "requestMirror": {"backendRef": {"name": challenger, "port": port}},
+    }
+
+
+class ServingEndpoint(pulumi.ComponentResource):
+    """`mlflow models serve` for one registry model: Deployment (zero-downtime rolling
+    updates), Service, optional HorizontalPodAutoscaler, PodDisruptionBudget, NetworkPolicies,
+    and an external route; with a canary, a challenger Deployment and Service and a weighted
+    (or mirroring) HTTPRoute.
+
+    Outputs: `url` (in-cluster), `external_url`, `challenger_url`.
+    """
+
+    url: pulumi.Output[str]
+    """In-cluster URL of the stable model, e.g. `http://churn.mlops.svc.cluster.local:8080`."""
+    external_url: pulumi.Output[str | None]
+    """URL through the stack's Gateway (canary split applies here), or None."""
+    challenger_url: pulumi.Output[str | None]
+    """In-cluster URL of the challenger alone, or None without a canary."""
+
+    def __init__(
+        self,
+        name: str,
+        endpoint: EndpointSpec,
+        *,
+        stack: StackSpec,
+        platform: Platform,
+        registry: ModelRegistry,
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
+        super().__init__("mlops:index:ServingEndpoint", name, None, opts)
+        self._name = name
+        self._endpoint = endpoint
+        self._stack = stack
+        self._platform = platform
+        self._registry = registry
+        self._child = platform.child_options(self)
+        namespace = platform.namespace
+        service = endpoint.name
+        canary = endpoint.canary
+
+        self._model_server(name, service, endpoint.model, stable=True)
+        challenger = None
+        if canary is not None:
+            challenger = f"{service}-challenger"
+            self._model_server(f"{name}-challenger", challenger, canary.model, stable=False)
+        self._network_policies(name, service)
+
+        expose = endpoint.ingress if endpoint.ingress and endpoint.ingress.enabled else None
+        host = None
+        if expose is not None or canary is not None:
+            host = route_host(expose or ExposeSpec(), stack.routing, service)
+            self._route(name, service, challenger, host)
+
+        self.url = pulumi.Output.from_input(_service_url(service, namespace, endpoint.port))
+        self.external_url = pulumi.Output.from_input(
+            external_url(host, stack.routing) if host else None
+        )
+        self.challenger_url = pulumi.Output.from_input(
+            _service_url(challenger, namespace, endpoint.port) if challenger else None
+        )
+        self.register_outputs(
+            {
+                "url": self.url,
+                "external_url": self.external_url,
+                "challenger_url": self.challenger_url,
+            }
+        )
+
+    def _model_server(self, name: str, service: str, model_uri: str, *, stable: bool) -> None:
+        endpoint, defaults = self._endpoint, self._stack.defaults
+        namespace = self._platform.namespace
+        role = "stable" if stable else "challenger"
+        labels = {
+            **pods.labels("model-server", "serving", service, versions.MLFLOW_VERSION),
+            ENDPOINT_LABEL: endpoint.name,
+            "mlops-iac.dev/role": role,
+        }
+        match = pods.selector("model-server", service)
+        autoscaling = endpoint.autoscaling if stable else None
+        if stable:
+            replicas = endpoint.replicas or defaults.serving_replicas
+        else:
+            replicas = endpoint.canary.replicas if endpoint.canary else 1
+        floor = autoscaling.min if autoscaling else replicas
+        container = mlflow_serve_container(
+            image=endpoint.image or versions.RUNTIME_IMAGE,
+            model_uri=model_uri,
+            tracking_uri=self._registry.tracking_uri,
+            port=endpoint.port,
+            workers=endpoint.workers or defaults.serving_workers,
+            resources=(endpoint.resources or defaults.serving_resources).to_kubernetes(),
+        )
+        template_metadata: dict[str, Any] = {"labels": labels}
+        if endpoint.model_revision:
+            template_metadata["annotations"] = {MODEL_REVISION_ANNOTATION: endpoint.model_revision}
+        pod_spec: dict[str, Any] = {
+            "automountServiceAccountToken": False,
+            "securityContext": pods.pod_security_context(versions.RUNTIME_UID),
+            "containers": [container],
+            "volumes": [pods.scratch_volume("tmp", "2Gi")],
+        }
+        if defaults.spread_across_nodes and floor > 1:
+            pod_spec["topologySpreadConstraints"] = pods.spread_across_nodes(match)
+        deployment_spec: dict[str, Any] = {
+            "selector": {"matchLabels": match},
+            "strategy": {
+                "type": "RollingUpdate",
+                "rollingUpdate": {"maxUnavailable": 0, "maxSurge": 1},
+            },
+            "template": {"metadata": template_metadata, "spec": pod_spec},
+        }
+        if autoscaling is None:
+            # With an HPA the Deployment leaves `replicas` to it, or every update would
+            # reset the scale the HPA chose.
+            deployment_spec["replicas"] = replicas
+        metadata = {"name": service, "namespace": namespace, "labels": labels}
+        deployment = k8s.apps.v1.Deployment(
+            f"{name}-deployment", metadata=metadata, spec=deployment_spec, opts=self._child
+        )
+        k8s.core.v1.Service(
+            f"{name}-service",
+            metadata=metadata,
+            spec={
+                "selector": match,
+                "ports": [{"name": "http", "port": endpoint.port, "targetPort": "http"}],
+            },
+            opts=self._child,
+        )
+        if autoscaling is not None:
+            k8s.autoscaling.v2.HorizontalPodAutoscaler(
+                f"{name}-hpa",
+                metadata=metadata,
+                spec={
+                    "scaleTargetRef": {
+                        "apiVersion": "apps/v1",
+                        "kind": "Deployment",
+                        "name": deployment.metadata.name,
+                    },
+                    "minReplicas": autoscaling.min,
+                    "maxReplicas": autoscaling.max,
+                    "metrics": [
+                        {
+                            "type": "Resource",
+                            "resource": {
+                                "name": "cpu",
+                                "target": {
+                                    "type": "Utilization",
+                                    "averageUtilization": autoscaling.target_cpu,
+                                },
+                            },
+                        }
+                    ],
+                },
+                opts=self._child,
+            )
+        if floor > 1:
+            k8s.policy.v1.PodDisruptionBudget(
+                f"{name}-pdb",
+                metadata=metadata,
+                spec={"minAvailable": floor - 1, "selector": {"matchLabels": match}},
+                opts=self._child,
+            )
+
+    def _network_policies(self, name: str, service: str) -> None:
+        namespace, routing = self._platform.namespace, self._stack.routing
+        endpoint_pods = {ENDPOINT_LABEL: self._endpoint.name}
+        metadata_labels = {**pods.labels("model-server", "serving", service), **endpoint_pods}
+        k8s.networking.v1.NetworkPolicy(
+            f"{name}-allow-ingress",
+            metadata={
+                "name": f"{service}-allow-ingress",
+                "namespace": namespace,
+                "labels": metadata_labels,
+            },
+            spec=network.allow_ingress(
+                endpoint_pods,
+                self._endpoint.port,
+                [
+                    network.namespace_peer(namespace),
+                    network.namespace_peer(routing.proxy_namespace),
+                ],
+            ),
+            opts=self._child,
+        )
+        k8s.networking.v1.NetworkPolicy(
+            f"{name}-allow-registry",
+            metadata={
+                "name": f"{service}-allow-registry",
+                "namespace": namespace,
+                "labels": metadata_labels,
+            },
+            spec=network.allow_egress(
+                endpoint_pods,
+                self._registry.port,
+                [network.pods_peer(self._registry.pod_selector)],
+            ),
+            opts=self._child,
+        )
+
+    def _route(self, name: str, service: str, challenger: str | None, host: str) -> None:
+        endpoint, routing = self._endpoint, self._stack.routing
+        labels = {**pods.labels("model-server", "serving", service), ENDPOINT_LABEL: service}
+        canary = endpoint.canary
+        if canary is None or challenger is None:
+            create_route(
+                name,
+                routing=routing,
+                gateway_namespace=self._platform.gateway_namespace,
+                namespace=self._platform.namespace,
+                host=host,
+                service=service,
+                port=endpoint.port,
+                labels=labels,
+                opts=self._child,
+            )
+            return
+        if canary.mode == "shadow":
+            backends = backend_refs(service, None, endpoint.port, 0)
+            filters = [mirror_filter(challenger, endpoint.port)]
+        else:
+            backends = backend_refs(service, challenger, endpoint.port, canary.weight)
+            filters = None
+        k8s.apiextensions.CustomResource(
+            f"{name}-route",
+            api_version="gateway.networking.k8s.io/v1",
+            kind="HTTPRoute",
+            metadata={"name": service, "namespace": self._platform.namespace, "labels": labels},
+            spec=httproute_spec(routing, self._platform.gateway_namespace, host, backends, filters),
+            opts=self._child,
+        )
+
+
+def _service_url(service: str, namespace: str, port: int) -> str:
+    return f"http://{service}.{namespace}.svc.cluster.local:{port}"

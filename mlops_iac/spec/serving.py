@@ -1,0 +1,108 @@
+"""Serving endpoints: HTTP inference services that load models from the stack's registry."""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Literal
+
+from pydantic import AfterValidator, Field, model_validator
+
+from .routing import ExposeSpec
+from .types import ResourceRequirements, ShortName, SpecModel
+
+_MODEL_URI = re.compile(
+    r"^models:/(?P<name>[A-Za-z0-9][A-Za-z0-9_.-]*)(@(?P<alias>[A-Za-z0-9_-]+)|/(?P<version>[0-9]+))$"
+)
+
+
+def _model_uri(value: str) -> str:
+    if not _MODEL_URI.match(value):
+        raise ValueError(
+            f"{value!r} is not a registry model URI; allowed: models:/NAME@ALIAS "
+            "(e.g. models:/churn@champion) or models:/NAME/VERSION"
+        )
+    return value
+
+
+ModelUri = Annotated[str, AfterValidator(_model_uri)]
+"""`models:/NAME@ALIAS` or `models:/NAME/VERSION` in the stack's MLflow registry."""
+
+Runtime = Literal["mlflow"]
+"""Serving runtimes built so far. `mlflow`: `mlflow models serve` (MLflow's scoring server:
+`/ping`, `/health`, `/invocations`) in the stack's runtime image."""
+
+
+class AutoscalingSpec(SpecModel):
+    """A HorizontalPodAutoscaler on CPU utilisation."""
+
+    min: int = Field(ge=1, le=100, description="Fewest replicas.")
+    max: int = Field(ge=1, le=100, description="Most replicas; at least `min`.")
+    target_cpu: int = Field(
+        default=70, ge=1, le=100, description="Average CPU utilisation (% of requests) to keep."
+    )
+
+    @model_validator(mode="after")
+    def _max_at_least_min(self) -> AutoscalingSpec:
+        if self.max < self.min:
+            raise ValueError(f"max ({self.max}) must be at least min ({self.min})")
+        return self
+
+
+class CanarySpec(SpecModel):
+    """A challenger model served beside the stable one, behind the stack's Gateway."""
+
+    model: ModelUri = Field(description="The challenger, e.g. `models:/churn@challenger`.")
+    weight: int = Field(
+        default=10,
+        ge=0,
+        le=100,
+        description="Percent of external requests the challenger answers (`split` mode): "
+        "0 sends it none, 100 sends it all.",
+    )
+    mode: Literal["split", "shadow"] = Field(
+        default="split",
+        description="`split` shares traffic by `weight`; `shadow` mirrors every request to "
+        "the challenger and answers only from the stable model.",
+    )
+    replicas: int = Field(default=1, ge=1, le=20, description="Challenger replicas.")
+
+
+class EndpointSpec(SpecModel):
+    """One inference endpoint."""
+
+    name: ShortName = Field(description="Endpoint name: Service, Deployment and route name.")
+    model: ModelUri = Field(description="The model to serve, e.g. `models:/churn@champion`.")
+    runtime: Runtime = Field(default="mlflow", description="Serving runtime.")
+    image: str | None = Field(
+        default=None,
+        pattern=r"^[^\s:@]+(:[\w][\w.-]{0,127})?(@sha256:[a-f0-9]{64})?$",
+        description="Serving image; the stack's runtime image when unset.",
+    )
+    replicas: int | None = Field(
+        default=None,
+        ge=1,
+        le=100,
+        description="Replicas without autoscaling; by profile (local 1, production 2).",
+    )
+    workers: int | None = Field(
+        default=None, ge=1, le=32, description="Server worker processes per pod; by profile."
+    )
+    autoscaling: AutoscalingSpec | None = Field(
+        default=None, description="Scale on CPU between `min` and `max` replicas."
+    )
+    canary: CanarySpec | None = Field(default=None, description="Serve a challenger too.")
+    resources: ResourceRequirements | None = Field(
+        default=None, description="Container resources; by profile when unset."
+    )
+    ingress: ExposeSpec | None = Field(
+        default=None, description="Expose the endpoint outside the cluster."
+    )
+    port: int = Field(default=8080, ge=1, le=65535, description="Service port.")
+    model_revision: str | None = Field(
+        default=None,
+        max_length=63,
+        pattern=r"^[A-Za-z0-9._-]+$",
+        description="Bump to roll the pods onto what the model URI now points at (e.g. the "
+        "new champion's version after the alias moved); it is a pod annotation, so "
+        "changing it restarts pods one at a time and changes nothing else.",
+    )

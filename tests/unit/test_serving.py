@@ -1,0 +1,253 @@
+"""ServingEndpoint under recording mocks, and the serving part of the spec."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from mlops_iac import versions
+from mlops_iac.spec import SpecError
+from mlops_iac.testing import SynthResult
+
+CHURN = {
+    "name": "churn",
+    "model": "models:/churn@champion",
+    "replicas": 2,
+    "autoscaling": {"min": 2, "max": 10, "target_cpu": 70},
+    "canary": {"model": "models:/churn@challenger", "weight": 10},
+}
+
+
+def serving_stack(make_spec: Any, synth_stack: Any, *endpoints: dict[str, Any]) -> SynthResult:
+    result: SynthResult = synth_stack(make_spec(serving=list(endpoints)))
+    return result
+
+
+@pytest.fixture(scope="module")
+def churn() -> SynthResult:
+    from mlops_iac.components.stack import MLOpsStack
+    from mlops_iac.spec import StackSpec
+    from mlops_iac.testing import synth
+
+    spec = StackSpec.load(
+        {"name": "demo", "target": {"kind": "kind", "cluster": "mlops"}, "serving": [CHURN]}
+    )
+    return synth(lambda: MLOpsStack("demo", spec).export(), stack="demo")
+
+
+def pod_spec(result: SynthResult, name: str) -> dict[str, Any]:
+    spec: dict[str, Any] = result.manifest("Deployment", name)["spec"]["template"]["spec"]
+    return spec
+
+
+def test_the_hpa_scales_the_stable_deployment_within_the_spec(churn):
+    hpa = churn.manifest("HorizontalPodAutoscaler", "churn")["spec"]
+
+    assert hpa["scaleTargetRef"] == {"apiVersion": "apps/v1", "kind": "Deployment", "name": "churn"}
+    assert (hpa["minReplicas"], hpa["maxReplicas"]) == (2, 10)
+    assert hpa["metrics"][0]["resource"]["target"] == {
+        "type": "Utilization",
+        "averageUtilization": 70,
+    }
+    assert "replicas" not in churn.manifest("Deployment", "churn")["spec"]
+
+
+def test_the_pdb_keeps_all_but_one_of_the_minimum_replicas(churn):
+    pdb = churn.manifest("PodDisruptionBudget", "churn")["spec"]
+
+    assert pdb["minAvailable"] == 1
+    assert (
+        pdb["selector"]["matchLabels"]
+        == churn.manifest("Deployment", "churn")["spec"]["selector"]["matchLabels"]
+    )
+
+
+def test_rollouts_never_drop_below_the_desired_replicas(churn):
+    for name in ("churn", "churn-challenger"):
+        strategy = churn.manifest("Deployment", name)["spec"]["strategy"]
+        assert strategy["rollingUpdate"] == {"maxUnavailable": 0, "maxSurge": 1}
+
+
+def test_the_model_server_loads_the_model_from_the_registry(churn):
+    (container,) = pod_spec(churn, "churn")["containers"]
+    env = {item["name"]: item["value"] for item in container["env"]}
+
+    assert container["image"] == versions.RUNTIME_IMAGE
+    assert container["command"][:5] == [
+        "mlflow",
+        "models",
+        "serve",
+        "--model-uri",
+        "models:/churn@champion",
+    ]
+    assert env["MLFLOW_TRACKING_URI"] == "http://mlflow.mlops.svc.cluster.local:5000"
+    assert env["MLFLOW_ALLOW_PICKLE_DESERIALIZATION"] == "true"
+    challenger = pod_spec(churn, "churn-challenger")["containers"][0]
+    assert challenger["command"][4] == "models:/churn@challenger"
+
+
+def test_probes_wait_for_the_model_and_pods_are_restricted(churn):
+    spec = pod_spec(churn, "churn")
+    (container,) = spec["containers"]
+
+    assert container["readinessProbe"]["httpGet"]["path"] == "/health"
+    assert (
+        container["startupProbe"]["failureThreshold"] * container["startupProbe"]["periodSeconds"]
+        >= 300
+    )
+    assert container["livenessProbe"]["httpGet"]["path"] == "/ping"
+    assert spec["securityContext"]["runAsNonRoot"] is True
+    assert container["securityContext"]["capabilities"] == {"drop": ["ALL"]}
+    assert container["resources"]["limits"]["memory"]
+
+
+def test_the_route_splits_traffic_by_the_canary_weight(churn):
+    route = churn.manifest("HTTPRoute", "churn")["spec"]
+
+    assert route["hostnames"] == ["churn.localtest.me"]
+    assert route["rules"][0]["backendRefs"] == [
+        {"name": "churn", "port": 8080, "weight": 90},
+        {"name": "churn-challenger", "port": 8080, "weight": 10},
+    ]
+    assert churn.outputs["serving_churn_external_url"] == "http://churn.localtest.me"
+    assert churn.outputs["serving_churn_challenger_url"] == (
+        "http://churn-challenger.mlops.svc.cluster.local:8080"
+    )
+
+
+def test_shadow_mode_mirrors_to_the_challenger_and_answers_from_stable(make_spec, synth_stack):
+    shadow = {**CHURN, "canary": {"model": "models:/churn@challenger", "mode": "shadow"}}
+    route = serving_stack(make_spec, synth_stack, shadow).manifest("HTTPRoute", "churn")["spec"]
+
+    (rule,) = route["rules"]
+    assert rule["backendRefs"] == [{"name": "churn", "port": 8080, "weight": 100}]
+    assert rule["filters"] == [
+        {
+            "type": "RequestMirror",
+            "requestMirror": {"backendRef": {"name": "churn-challenger", "port": 8080}},
+        }
+    ]
+
+
+def test_changing_the_canary_weight_leaves_the_stable_deployment_alone(make_spec, synth_stack):
+    ten = serving_stack(make_spec, synth_stack, CHURN)
+    fifty = serving_stack(
+        make_spec, synth_stack, {**CHURN, "canary": {**CHURN["canary"], "weight": 50}}
+    )
+
+    assert ten.manifest("Deployment", "churn") == fifty.manifest("Deployment", "churn")
+    assert ten.manifest("HTTPRoute", "churn") != fifty.manifest("HTTPRoute", "churn")
+
+
+def test_a_new_model_revision_rolls_the_model_servers_and_nothing_else(make_spec, synth_stack):
+    before = serving_stack(make_spec, synth_stack, {**CHURN, "model_revision": "3"})
+    after = serving_stack(make_spec, synth_stack, {**CHURN, "model_revision": "4"})
+
+    changed = [
+        (b["kind"], b["metadata"]["name"])
+        for b, a in zip(before.manifests, after.manifests, strict=True)
+        if a != b
+    ]
+    assert sorted(changed) == [("Deployment", "churn"), ("Deployment", "churn-challenger")]
+    template = after.manifest("Deployment", "churn")["spec"]["template"]["metadata"]
+    assert template["annotations"] == {"mlops-iac.dev/model-revision": "4"}
+
+
+def test_endpoints_talk_only_to_the_registry_and_take_calls_from_the_namespace(churn):
+    egress = churn.manifest("NetworkPolicy", "churn-allow-registry")["spec"]
+    ingress = churn.manifest("NetworkPolicy", "churn-allow-ingress")["spec"]
+
+    assert egress["podSelector"] == {"matchLabels": {"mlops-iac.dev/endpoint": "churn"}}
+    assert egress["egress"][0]["to"] == [
+        {
+            "podSelector": {
+                "matchLabels": {
+                    "app.kubernetes.io/instance": "mlflow",
+                    "app.kubernetes.io/name": "mlflow",
+                }
+            }
+        }
+    ]
+    assert egress["egress"][0]["ports"] == [{"protocol": "TCP", "port": 5000}]
+    peers = [p["namespaceSelector"]["matchLabels"] for p in ingress["ingress"][0]["from"]]
+    assert {"kubernetes.io/metadata.name": "mlops"} in peers
+    assert {"kubernetes.io/metadata.name": "envoy-gateway-system"} in peers
+
+
+def test_without_canary_or_ingress_there_is_no_route(make_spec, synth_stack):
+    plain = serving_stack(make_spec, synth_stack, {"name": "fraud", "model": "models:/fraud/3"})
+
+    assert plain.manifests_of("HTTPRoute") == []
+    assert plain.manifest("Deployment", "fraud")["spec"]["replicas"] == 1
+    assert plain.manifests_of("PodDisruptionBudget") == []
+
+
+def test_every_serving_child_is_parented_to_its_endpoint(churn):
+    endpoint = churn.resource("demo-serving-churn")
+    children = churn.children_of(endpoint.urn)
+
+    assert len(children) >= 9
+    assert all(c.name.startswith("demo-serving-churn") for c in children)
+    assert all("mlops:index:ServingEndpoint$" in c.urn for c in children)
+
+
+@pytest.mark.parametrize(
+    ("serving", "extra", "path", "message"),
+    [
+        ([{**CHURN, "autoscaling": {"min": 5, "max": 2}}], {}, "serving[0].autoscaling",
+         "max (2) must be at least min (5)"),
+        ([{**CHURN, "canary": {"model": "models:/churn@c", "weight": 101}}], {},
+         "serving[0].canary.weight", "less than or equal to 100"),
+        ([{**CHURN, "canary": {"model": "models:/churn@c", "weight": -1}}], {},
+         "serving[0].canary.weight", "greater than or equal to 0"),
+        ([{**CHURN, "model": "runs:/abc/model"}], {}, "serving[0].model",
+         "allowed: models:/NAME@ALIAS"),
+        ([{**CHURN, "model": "models:/churn"}], {}, "serving[0].model", "models:/NAME/VERSION"),
+        ([CHURN, CHURN], {}, "serving", "endpoint names must be unique; repeated: churn"),
+        ([CHURN], {"routing": {"mode": "ingress"}}, "mlops", "needs routing.mode 'gateway'"),
+        ([CHURN], {"registry": {"enabled": False}}, "mlops", "enable `registry`"),
+        ([{**CHURN, "runtime": "torchserve"}], {}, "serving[0].runtime", "'mlflow'"),
+    ],
+)  # fmt: skip
+def test_serving_spec_errors_name_the_field(serving, extra, path, message):
+    from mlops_iac.spec import StackSpec
+
+    data = {"name": "demo", "target": {"kind": "kind", "cluster": "mlops"}, "serving": serving}
+    with pytest.raises(SpecError) as caught:
+        StackSpec.load({**data, **extra}, path_prefix="mlops:")
+
+    text = str(caught.value)
+    assert f"mlops:{path}" in text or (path == "mlops" and text.startswith("mlops"))
+    assert message in text
+
+
+def test_synth_and_validate_a_stack_with_two_endpoints_and_a_canary(tmp_path: Path):
+    from typer.testing import CliRunner
+
+    from mlops_iac.cli import app
+
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "Pulumi.yaml").write_text(
+        f"name: serving\nruntime: python\nmain: {Path(__file__).resolve().parents[2] / 'stacks'}\n"
+    )
+    (project / "Pulumi.dev.yaml").write_text(
+        "config:\n"
+        "  mlops:target: {kind: kind, cluster: mlops}\n"
+        "  mlops:serving:\n"
+        "    - {name: churn, model: 'models:/churn@champion', replicas: 2,\n"
+        "       autoscaling: {min: 2, max: 10, target_cpu: 70},\n"
+        "       canary: {model: 'models:/churn@challenger', weight: 10}}\n"
+        "    - {name: fraud, model: 'models:/fraud/3', ingress: {}}\n"
+    )
+    runner = CliRunner()
+    synthesized = runner.invoke(
+        app, ["synth", str(project), "--stack", "dev", "--out", str(tmp_path / "out")]
+    )
+    assert synthesized.exit_code == 0, synthesized.output
+    validated = runner.invoke(app, ["validate", str(tmp_path / "out")])
+    assert validated.exit_code == 0, validated.output
+    assert "0 failures" in validated.output
+    assert len(list((tmp_path / "out" / "manifests").glob("*.HTTPRoute.*"))) == 2
