@@ -15,7 +15,12 @@ from mlops_iac.components.routes import (
     httproute_spec,
     route_host,
 )
-from mlops_iac.components.serving_runtime import MODEL_REVISION_ANNOTATION, mlflow_serve_container
+from mlops_iac.components.serving_runtime import (
+    MODEL_REVISION_ANNOTATION,
+    fetch_model_container,
+    mlflow_serve_container,
+    mlserver_container,
+)
 from mlops_iac.k8s import network, pods
 from mlops_iac.platforms.base import Platform
 from mlops_iac.spec import EndpointSpec, ExposeSpec, StackSpec
@@ -43,10 +48,10 @@ def mirror_filter(challenger: str, port: int) -> dict[str, Any]:
 
 
 class ServingEndpoint(pulumi.ComponentResource):
-    """`mlflow models serve` for one registry model: Deployment (zero-downtime rolling
-    updates), Service, optional HorizontalPodAutoscaler, PodDisruptionBudget, NetworkPolicies,
-    and an external route; with a canary, a challenger Deployment and Service and a weighted
-    (or mirroring) HTTPRoute.
+    """One registry model served by MLServer (default) or `mlflow models serve`: Deployment
+    (zero-downtime rolling updates), Service, optional HorizontalPodAutoscaler,
+    PodDisruptionBudget, NetworkPolicies, and an external route; with a canary, a challenger
+    Deployment and Service and a weighted (or mirroring) HTTPRoute.
 
     Outputs: `url` (in-cluster), `external_url`, `challenger_url`.
     """
@@ -123,22 +128,13 @@ class ServingEndpoint(pulumi.ComponentResource):
         else:
             replicas = endpoint.canary.replicas if endpoint.canary else 1
         floor = autoscaling.min if autoscaling else replicas
-        container = mlflow_serve_container(
-            image=endpoint.image or versions.RUNTIME_IMAGE,
-            model_uri=model_uri,
-            tracking_uri=self._registry.tracking_uri,
-            port=endpoint.port,
-            workers=endpoint.workers or defaults.serving_workers,
-            resources=(endpoint.resources or defaults.serving_resources).to_kubernetes(),
-        )
         template_metadata: dict[str, Any] = {"labels": labels}
         if endpoint.model_revision:
             template_metadata["annotations"] = {MODEL_REVISION_ANNOTATION: endpoint.model_revision}
         pod_spec: dict[str, Any] = {
             "automountServiceAccountToken": False,
             "securityContext": pods.pod_security_context(versions.RUNTIME_UID),
-            "containers": [container],
-            "volumes": [pods.scratch_volume("tmp", "2Gi")],
+            **self._containers(model_uri),
         }
         if defaults.spread_across_nodes and floor > 1:
             pod_spec["topologySpreadConstraints"] = pods.spread_across_nodes(match)
@@ -201,6 +197,36 @@ class ServingEndpoint(pulumi.ComponentResource):
                 spec={"minAvailable": floor - 1, "selector": {"matchLabels": match}},
                 opts=self._child,
             )
+
+    def _containers(self, model_uri: str) -> dict[str, Any]:
+        """The pod's containers and volumes for the endpoint's runtime."""
+        endpoint, defaults = self._endpoint, self._stack.defaults
+        image = endpoint.image or versions.RUNTIME_IMAGE
+        resources = (endpoint.resources or defaults.serving_resources).to_kubernetes()
+        tracking_uri = self._registry.tracking_uri
+        if endpoint.runtime == "mlflow":
+            container = mlflow_serve_container(
+                image=image,
+                model_uri=model_uri,
+                tracking_uri=tracking_uri,
+                port=endpoint.port,
+                workers=endpoint.workers or defaults.serving_workers,
+                resources=resources,
+            )
+            return {"containers": [container], "volumes": [pods.scratch_volume("tmp", "2Gi")]}
+        return {
+            "initContainers": [
+                fetch_model_container(
+                    image=image, model_uri=model_uri, tracking_uri=tracking_uri, resources=resources
+                )
+            ],
+            "containers": [
+                mlserver_container(
+                    image=image, model_name=endpoint.name, port=endpoint.port, resources=resources
+                )
+            ],
+            "volumes": [pods.scratch_volume("tmp", "1Gi"), pods.scratch_volume("models", "2Gi")],
+        }
 
     def _network_policies(self, name: str, service: str) -> None:
         namespace, routing = self._platform.namespace, self._stack.routing

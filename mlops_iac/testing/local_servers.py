@@ -143,3 +143,22 @@ def s3_server() -> Iterator[S3Server]:
         yield S3Server(endpoint_url=f"http://{LOOPBACK}:{port}")
     finally:
         server.stop()
+
+
+def mlserver_venv(requirements: Path, cache: Path | None = None) -> Path:
+    """A venv with MLServer installed from `requirements` (its own: MLServer pins an old
+    FastAPI), created once per content of that file; returns its `bin` folder."""
+    import hashlib
+
+    digest = hashlib.sha256(requirements.read_bytes()).hexdigest()[:16]
+    root = (cache or Path.home() / ".cache" / "mlops-iac" / "mlserver") / digest
+    ready = root / ".installed"
+    if not ready.exists():
+        subprocess.run([sys.executable, "-m", "venv", "--clear", str(root)], check=True)
+        subprocess.run(
+            [str(root / "bin" / "pip"), "install", "--quiet", "-r", str(requirements)],
+            check=True,
+            timeout=1200,
+        )
+        ready.touch()
+    return root / "bin"

@@ -70,37 +70,67 @@ def test_rollouts_never_drop_below_the_desired_replicas(churn):
         assert strategy["rollingUpdate"] == {"maxUnavailable": 0, "maxSurge": 1}
 
 
-def test_the_model_server_loads_the_model_from_the_registry(churn):
-    (container,) = pod_spec(churn, "churn")["containers"]
-    env = {item["name"]: item["value"] for item in container["env"]}
+def env_of(container: dict[str, Any]) -> dict[str, str]:
+    return {item["name"]: item["value"] for item in container["env"]}
 
-    assert container["image"] == versions.RUNTIME_IMAGE
-    assert container["command"][:5] == [
-        "mlflow",
-        "models",
-        "serve",
-        "--model-uri",
-        "models:/churn@champion",
-    ]
-    assert env["MLFLOW_TRACKING_URI"] == "http://mlflow.mlops.svc.cluster.local:5000"
-    assert env["MLFLOW_ALLOW_PICKLE_DESERIALIZATION"] == "true"
-    challenger = pod_spec(churn, "churn-challenger")["containers"][0]
+
+def test_mlserver_serves_the_model_an_init_container_fetched_from_the_registry(churn):
+    spec = pod_spec(churn, "churn")
+    (fetch,) = spec["initContainers"]
+    (server,) = spec["containers"]
+
+    assert fetch["command"] == [
+        "mlflow", "artifacts", "download",
+        "--artifact-uri", "models:/churn@champion",
+        "--dst-path", "/models/model",
+    ]  # fmt: skip
+    assert env_of(fetch)["MLFLOW_TRACKING_URI"] == "http://mlflow.mlops.svc.cluster.local:5000"
+    assert server["image"] == fetch["image"] == versions.RUNTIME_IMAGE
+    assert server["command"] == ["/opt/mlserver/bin/mlserver", "start", "/models"]
+    env = env_of(server)
+    assert env["MLSERVER_MODEL_NAME"] == "churn"
+    assert env["MLSERVER_MODEL_URI"] == "/models/model"
+    assert env["MLSERVER_MODEL_IMPLEMENTATION"] == "mlserver_mlflow.MLflowRuntime"
+    assert (env["MLSERVER_MODEL_MAX_BATCH_SIZE"], env["MLSERVER_MODEL_MAX_BATCH_TIME"]) == (
+        "8",
+        "0.002",
+    )
+    assert env["MLSERVER_HTTP_PORT"] == "8080"
+    challenger = pod_spec(churn, "churn-challenger")["initContainers"][0]
     assert challenger["command"][4] == "models:/churn@challenger"
 
 
-def test_probes_wait_for_the_model_and_pods_are_restricted(churn):
+def test_mlserver_probes_use_the_v2_health_paths_and_pods_are_restricted(churn):
     spec = pod_spec(churn, "churn")
     (container,) = spec["containers"]
 
-    assert container["readinessProbe"]["httpGet"]["path"] == "/health"
-    assert (
-        container["startupProbe"]["failureThreshold"] * container["startupProbe"]["periodSeconds"]
-        >= 300
-    )
-    assert container["livenessProbe"]["httpGet"]["path"] == "/ping"
+    assert container["readinessProbe"]["httpGet"]["path"] == "/v2/health/ready"
+    assert container["livenessProbe"]["httpGet"]["path"] == "/v2/health/live"
+    startup = container["startupProbe"]
+    assert startup["failureThreshold"] * startup["periodSeconds"] >= 300
     assert spec["securityContext"]["runAsNonRoot"] is True
-    assert container["securityContext"]["capabilities"] == {"drop": ["ALL"]}
-    assert container["resources"]["limits"]["memory"]
+    for each in [*spec["initContainers"], container]:
+        assert each["securityContext"]["capabilities"] == {"drop": ["ALL"]}
+        assert each["securityContext"]["readOnlyRootFilesystem"] is True
+        assert each["resources"]["limits"]["memory"]
+
+
+def test_the_mlflow_runtime_runs_the_scoring_server(make_spec, synth_stack):
+    result = serving_stack(make_spec, synth_stack, {**CHURN, "runtime": "mlflow", "workers": 2})
+    spec = pod_spec(result, "churn")
+    (container,) = spec["containers"]
+
+    assert "initContainers" not in spec
+    assert container["command"] == [
+        "mlflow", "models", "serve",
+        "--model-uri", "models:/churn@champion",
+        "--env-manager", "local",
+        "--host", "0.0.0.0",
+        "--port", "8080",
+        "--workers", "2",
+    ]  # fmt: skip
+    assert env_of(container)["MLFLOW_ALLOW_PICKLE_DESERIALIZATION"] == "true"
+    assert container["readinessProbe"]["httpGet"]["path"] == "/health"
 
 
 def test_the_route_splits_traffic_by_the_canary_weight(churn):

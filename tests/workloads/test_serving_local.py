@@ -1,16 +1,20 @@
 """A serving endpoint's model server, run here exactly as its synthesized Deployment runs it.
 
-The command, arguments and environment come from the manifest `synth` produces; only the
-in-cluster host names and ports are rewritten to 127.0.0.1. The model comes from a real
-MLflow server, registered by the real trainer.
+The commands, arguments and environment come from the manifest `synth` produces; only
+in-cluster host names and ports are rewritten to 127.0.0.1, and the image's paths (`/models`,
+`/opt/mlserver/bin`) to local ones. The model comes from a real MLflow server, registered by
+the real trainer. Both runtimes are checked: MLServer (the default, in its own venv) and
+`mlflow models serve`.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import urllib.request
 import uuid
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -19,12 +23,16 @@ from mlops_iac.testing.local_servers import (
     LOOPBACK,
     MlflowServer,
     free_port,
+    mlserver_venv,
     stop_process_group,
     venv_environ,
     wait_for_http,
 )
 
 pytestmark = pytest.mark.workload
+
+REPO = Path(__file__).resolve().parents[2]
+IN_CLUSTER_TRACKING = "http://mlflow.mlops.svc.cluster.local:5000"
 
 
 @pytest.fixture(scope="module")
@@ -45,7 +53,18 @@ def champion(mlflow_server: MlflowServer) -> str:
     return name
 
 
-def synthesized_container(model_name: str) -> dict[str, Any]:
+@pytest.fixture(scope="module")
+def mlserver_bin() -> Path:
+    """MLServer's own venv, built from the same requirements file as the runtime image."""
+    try:
+        return mlserver_venv(REPO / "images" / "runtime" / "mlserver-requirements.txt")
+    except (subprocess.SubprocessError, OSError) as error:
+        if os.environ.get("CI"):
+            raise
+        pytest.skip(f"cannot install MLServer here: {error}")
+
+
+def synthesized_pod(model_name: str, runtime: str) -> dict[str, Any]:
     from mlops_iac import MLOpsStack, StackSpec
     from mlops_iac.testing import synth
 
@@ -53,58 +72,117 @@ def synthesized_container(model_name: str) -> dict[str, Any]:
         {
             "name": "demo",
             "target": {"kind": "kind", "cluster": "mlops"},
-            "serving": [{"name": "churn", "model": f"models:/{model_name}@champion"}],
+            "serving": [
+                {"name": "churn", "model": f"models:/{model_name}@champion", "runtime": runtime}
+            ],
         }
     )
     result = synth(lambda: MLOpsStack("demo", spec), stack="demo")
-    deployment = result.manifest("Deployment", "churn")
-    (container,) = deployment["spec"]["template"]["spec"]["containers"]
-    return container
+    pod: dict[str, Any] = result.manifest("Deployment", "churn")["spec"]["template"]["spec"]
+    return pod
 
 
-def to_loopback(
-    container: dict[str, Any], tracking_uri: str, port: int
-) -> tuple[list[str], dict[str, str]]:
-    """The container's command and env with in-cluster hosts and ports made local."""
-    command = list(container["command"])
-    command[command.index("--host") + 1] = LOOPBACK
-    command[command.index("--port") + 1] = str(port)
+def local_env(container: dict[str, Any], tracking_uri: str, **overrides: str) -> dict[str, str]:
     env = {item["name"]: item["value"] for item in container["env"]}
-    assert env["MLFLOW_TRACKING_URI"] == "http://mlflow.mlops.svc.cluster.local:5000"
-    env["MLFLOW_TRACKING_URI"] = tracking_uri
-    return command, env
+    if "MLFLOW_TRACKING_URI" in env:
+        assert env["MLFLOW_TRACKING_URI"] == IN_CLUSTER_TRACKING
+        env["MLFLOW_TRACKING_URI"] = tracking_uri
+    return {**env, **overrides}
 
 
-def test_the_synthesized_model_server_answers_like_the_model(
-    mlflow_server: MlflowServer, champion: str, monkeypatch: pytest.MonkeyPatch, tmp_path
-):
+def predictions_from(
+    command: list[str], env: dict[str, str], health: str, path: str, body: bytes, log: Path
+) -> Any:
+    port = int(env.get("MLSERVER_HTTP_PORT") or command[command.index("--port") + 1])
+    with log.open("wb") as out:
+        server = subprocess.Popen(
+            command, env=venv_environ(**env), stdout=out, stderr=subprocess.STDOUT, process_group=0
+        )
+        try:
+            wait_for_http(f"http://{LOOPBACK}:{port}{health}", timeout=180, process=server)
+            request = urllib.request.Request(
+                f"http://{LOOPBACK}:{port}{path}",
+                data=body,
+                headers={"Content-Type": "application/json"},
+            )
+            with urllib.request.urlopen(request, timeout=30) as response:
+                return json.loads(response.read())
+        finally:
+            stop_process_group(server)
+
+
+@pytest.fixture(scope="module")
+def rows_and_expected(mlflow_server: MlflowServer, champion: str) -> tuple[Any, list[int]]:
     import mlflow
     from sklearn.datasets import load_breast_cancer
 
-    port = free_port()
-    command, env = to_loopback(synthesized_container(champion), mlflow_server.url, port)
-    log = (tmp_path / "server.log").open("wb")
-    server = subprocess.Popen(
-        command, env=venv_environ(**env), stdout=log, stderr=subprocess.STDOUT, process_group=0
-    )
-    try:
-        url = f"http://{LOOPBACK}:{port}"
-        wait_for_http(f"{url}/health", timeout=120, process=server)
-        rows = load_breast_cancer(as_frame=True).frame.drop(columns=["target"]).head(25)
-        body = json.dumps({"dataframe_split": rows.to_dict(orient="split", index=False)})
-        request = urllib.request.Request(
-            f"{url}/invocations",
-            data=body.encode(),
-            headers={"Content-Type": "application/json"},
-        )
-        with urllib.request.urlopen(request, timeout=30) as response:
-            predictions = json.loads(response.read())["predictions"]
-    finally:
-        stop_process_group(server)
-        log.close()
+    rows = load_breast_cancer(as_frame=True).frame.drop(columns=["target"]).head(25)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("MLFLOW_TRACKING_URI", mlflow_server.url)
+        patch.setenv("MLFLOW_ALLOW_PICKLE_DESERIALIZATION", "true")
+        model = mlflow.sklearn.load_model(f"models:/{champion}@champion")
+    expected = model.predict(rows).tolist()
+    assert set(expected) == {0, 1}
+    return rows, expected
 
-    monkeypatch.setenv("MLFLOW_TRACKING_URI", mlflow_server.url)
-    monkeypatch.setenv("MLFLOW_ALLOW_PICKLE_DESERIALIZATION", "true")
-    model = mlflow.sklearn.load_model(f"models:/{champion}@champion")
-    assert predictions == model.predict(rows).tolist()
-    assert set(predictions) == {0, 1}
+
+def test_mlflow_runtime_answers_like_the_model(
+    mlflow_server, champion, rows_and_expected, tmp_path
+):
+    rows, expected = rows_and_expected
+    (container,) = synthesized_pod(champion, "mlflow")["containers"]
+    command = list(container["command"])
+    command[command.index("--host") + 1] = LOOPBACK
+    command[command.index("--port") + 1] = str(free_port())
+    body = json.dumps({"dataframe_split": rows.to_dict(orient="split", index=False)}).encode()
+
+    answer = predictions_from(
+        command, local_env(container, mlflow_server.url), "/health", "/invocations", body,
+        tmp_path / "server.log",
+    )  # fmt: skip
+
+    assert answer["predictions"] == expected
+
+
+def test_mlserver_runtime_answers_like_the_model(
+    mlflow_server, champion, rows_and_expected, mlserver_bin, tmp_path
+):
+    rows, expected = rows_and_expected
+    pod = synthesized_pod(champion, "mlserver")
+    (fetch,) = pod["initContainers"]
+    (server,) = pod["containers"]
+    models = tmp_path / "models"
+    fetch_command = [part.replace("/models", str(models)) for part in fetch["command"]]
+    subprocess.run(
+        fetch_command, env=venv_environ(**local_env(fetch, mlflow_server.url)), check=True,
+        timeout=120,
+    )  # fmt: skip
+    assert (models / "model" / "MLmodel").is_file()
+
+    command = [
+        part.replace("/opt/mlserver/bin", str(mlserver_bin)).replace("/models", str(models))
+        for part in server["command"]
+    ]
+    env = local_env(
+        server,
+        mlflow_server.url,
+        MLSERVER_HOST=LOOPBACK,
+        MLSERVER_HTTP_PORT=str(free_port()),
+        MLSERVER_GRPC_PORT=str(free_port()),
+        MLSERVER_METRICS_PORT=str(free_port()),
+        MLSERVER_MODEL_URI=str(models / "model"),
+        MLSERVER_METRICS_DIR=str(tmp_path),
+        PATH=os.pathsep.join([str(mlserver_bin), os.environ["PATH"]]),
+    )
+    inputs = [
+        {"name": str(c), "shape": [len(rows)], "datatype": "FP64", "data": rows[c].tolist()}
+        for c in rows.columns
+    ]
+    body = json.dumps({"parameters": {"content_type": "pd"}, "inputs": inputs}).encode()
+
+    answer = predictions_from(
+        command, env, "/v2/health/ready", "/v2/models/churn/infer", body, tmp_path / "ml.log"
+    )
+
+    assert answer["model_name"] == "churn"
+    assert answer["outputs"][0]["data"] == expected
