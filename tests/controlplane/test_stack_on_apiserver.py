@@ -174,3 +174,45 @@ def test_changing_one_value_changes_only_what_it_should(control_plane, applied):
         now = control_plane.get(key[0], key[1], "-n", "mlops")
         assert now["metadata"]["uid"] == old["metadata"]["uid"], key
     assert control_plane.get("deployment", "mlflow", "-n", "mlops")["spec"]["replicas"] == 2
+
+
+def test_a_stack_with_serving_endpoints_and_a_canary_comes_up(control_plane):
+    """Endpoints (MLServer with its init container, a canary, an HPA) on the real API server."""
+    from mlops_iac import MLOpsStack, StackSpec
+
+    spec = StackSpec.load(
+        {
+            "name": "srv",
+            "namespace": "serving-test",
+            "target": {"kind": "kubernetes", "kubeconfig": str(control_plane.kubeconfig)},
+            "serving": [
+                {
+                    "name": "churn",
+                    "model": "models:/churn@champion",
+                    "autoscaling": {"min": 2, "max": 4},
+                    "canary": {"model": "models:/churn@challenger", "weight": 20},
+                },
+                {"name": "fraud", "model": "models:/fraud/3", "runtime": "mlflow"},
+            ],
+        }
+    )
+    result = synth(lambda: MLOpsStack("srv", spec), stack="srv")
+    manifests = sorted(result.revealed_manifests(), key=lambda m: m["kind"] != "Namespace")
+    control_plane.kubectl(
+        "apply", "--server-side", "--field-manager=mlops-iac-test", "-f", "-",
+        stdin=yaml.safe_dump_all(manifests),
+    )  # fmt: skip
+
+    def available() -> dict[str, int]:
+        deployments = control_plane.get("deployments", "-n", "serving-test")["items"]
+        return {
+            d["metadata"]["name"]: d["status"].get("availableReplicas", 0) for d in deployments
+        }
+
+    wanted = {"churn": 2, "churn-challenger": 1, "fraud": 1, "mlflow": 1}
+    assert wait_until(lambda: available() == wanted) or available() == wanted
+    route = control_plane.get("httproute", "churn", "-n", "serving-test")
+    weights = [b["weight"] for b in route["spec"]["rules"][0]["backendRefs"]]
+    assert weights == [80, 20]
+    hpa = control_plane.get("hpa", "churn", "-n", "serving-test")
+    assert (hpa["spec"]["minReplicas"], hpa["spec"]["maxReplicas"]) == (2, 4)
