@@ -205,9 +205,7 @@ def test_a_stack_with_serving_endpoints_and_a_canary_comes_up(control_plane):
 
     def available() -> dict[str, int]:
         deployments = control_plane.get("deployments", "-n", "serving-test")["items"]
-        return {
-            d["metadata"]["name"]: d["status"].get("availableReplicas", 0) for d in deployments
-        }
+        return {d["metadata"]["name"]: d["status"].get("availableReplicas", 0) for d in deployments}
 
     wanted = {"churn": 2, "churn-challenger": 1, "fraud": 1, "mlflow": 1}
     assert wait_until(lambda: available() == wanted) or available() == wanted
