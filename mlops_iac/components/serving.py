@@ -16,6 +16,7 @@ from mlops_iac.components.routes import (
     route_host,
 )
 from mlops_iac.components.serving_runtime import (
+    MLSERVER_METRICS_PORT,
     MODEL_REVISION_ANNOTATION,
     fetch_model_container,
     mlflow_serve_container,
@@ -154,15 +155,29 @@ class ServingEndpoint(pulumi.ComponentResource):
         deployment = k8s.apps.v1.Deployment(
             f"{name}-deployment", metadata=metadata, spec=deployment_spec, opts=self._child
         )
+        ports = [{"name": "http", "port": endpoint.port, "targetPort": "http"}]
+        if endpoint.runtime == "mlserver":
+            ports.append(
+                {"name": "metrics", "port": MLSERVER_METRICS_PORT, "targetPort": "metrics"}
+            )
         k8s.core.v1.Service(
             f"{name}-service",
             metadata=metadata,
-            spec={
-                "selector": match,
-                "ports": [{"name": "http", "port": endpoint.port, "targetPort": "http"}],
-            },
+            spec={"selector": match, "ports": ports},
             opts=self._child,
         )
+        if endpoint.service_monitor:
+            k8s.apiextensions.CustomResource(
+                f"{name}-servicemonitor",
+                api_version="monitoring.coreos.com/v1",
+                kind="ServiceMonitor",
+                metadata=metadata,
+                spec={
+                    "selector": {"matchLabels": match},
+                    "endpoints": [{"port": "metrics", "path": "/metrics", "interval": "30s"}],
+                },
+                opts=self._child,
+            )
         if autoscaling is not None:
             k8s.autoscaling.v2.HorizontalPodAutoscaler(
                 f"{name}-hpa",

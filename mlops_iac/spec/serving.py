@@ -73,6 +73,15 @@ class CanarySpec(SpecModel):
 class EndpointSpec(SpecModel):
     """One inference endpoint."""
 
+    @model_validator(mode="after")
+    def _metrics_need_mlserver(self) -> EndpointSpec:
+        if self.service_monitor and self.runtime != "mlserver":
+            raise ValueError(
+                "service_monitor needs runtime 'mlserver' (`mlflow models serve` exposes "
+                "no Prometheus metrics)"
+            )
+        return self
+
     name: ShortName = Field(description="Endpoint name: Service, Deployment and route name.")
     model: ModelUri = Field(description="The model to serve, e.g. `models:/churn@champion`.")
     runtime: Runtime = Field(
@@ -103,6 +112,11 @@ class EndpointSpec(SpecModel):
         default=None, description="Expose the endpoint outside the cluster."
     )
     port: int = Field(default=8080, ge=1, le=65535, description="Service port.")
+    service_monitor: bool = Field(
+        default=False,
+        description="Create a Prometheus Operator ServiceMonitor for the runtime's metrics "
+        "(MLServer's port 8082); needs the monitoring.coreos.com CRDs in the cluster.",
+    )
     model_revision: str | None = Field(
         default=None,
         max_length=63,

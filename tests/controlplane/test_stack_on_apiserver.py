@@ -191,6 +191,7 @@ def test_a_stack_with_serving_endpoints_and_a_canary_comes_up(control_plane):
                     "model": "models:/churn@champion",
                     "autoscaling": {"min": 2, "max": 4},
                     "canary": {"model": "models:/churn@challenger", "weight": 20},
+                    "service_monitor": True,
                 },
                 {"name": "fraud", "model": "models:/fraud/3", "runtime": "mlflow"},
             ],
@@ -212,5 +213,7 @@ def test_a_stack_with_serving_endpoints_and_a_canary_comes_up(control_plane):
     route = control_plane.get("httproute", "churn", "-n", "serving-test")
     weights = [b["weight"] for b in route["spec"]["rules"][0]["backendRefs"]]
     assert weights == [80, 20]
+    monitor = control_plane.get("servicemonitor", "churn", "-n", "serving-test")
+    assert monitor["spec"]["endpoints"][0]["port"] == "metrics"
     hpa = control_plane.get("hpa", "churn", "-n", "serving-test")
     assert (hpa["spec"]["minReplicas"], hpa["spec"]["maxReplicas"]) == (2, 4)

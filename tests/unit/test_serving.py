@@ -206,6 +206,20 @@ def test_endpoints_talk_only_to_the_registry_and_take_calls_from_the_namespace(c
     assert {"kubernetes.io/metadata.name": "envoy-gateway-system"} in peers
 
 
+def test_a_service_monitor_scrapes_mlserver_metrics(make_spec, synth_stack):
+    result = serving_stack(make_spec, synth_stack, {**CHURN, "service_monitor": True})
+    monitor = result.manifest("ServiceMonitor", "churn")
+    service = result.manifest("Service", "churn")
+
+    assert monitor["apiVersion"] == "monitoring.coreos.com/v1"
+    assert monitor["spec"]["endpoints"] == [
+        {"port": "metrics", "path": "/metrics", "interval": "30s"}
+    ]
+    selected = monitor["spec"]["selector"]["matchLabels"]
+    assert selected.items() <= service["metadata"]["labels"].items()
+    assert {"name": "metrics", "port": 8082, "targetPort": "metrics"} in service["spec"]["ports"]
+
+
 def test_without_canary_or_ingress_there_is_no_route(make_spec, synth_stack):
     plain = serving_stack(make_spec, synth_stack, {"name": "fraud", "model": "models:/fraud/3"})
 
@@ -239,6 +253,8 @@ def test_every_serving_child_is_parented_to_its_endpoint(churn):
         ([CHURN], {"routing": {"mode": "ingress"}}, "mlops", "needs routing.mode 'gateway'"),
         ([CHURN], {"registry": {"enabled": False}}, "mlops", "enable `registry`"),
         ([{**CHURN, "runtime": "torchserve"}], {}, "serving[0].runtime", "'mlflow'"),
+        ([{**CHURN, "runtime": "mlflow", "service_monitor": True}], {}, "serving[0]",
+         "service_monitor needs runtime 'mlserver'"),
     ],
 )  # fmt: skip
 def test_serving_spec_errors_name_the_field(serving, extra, path, message):
@@ -269,7 +285,8 @@ def test_synth_and_validate_a_stack_with_two_endpoints_and_a_canary(tmp_path: Pa
         "  mlops:serving:\n"
         "    - {name: churn, model: 'models:/churn@champion', replicas: 2,\n"
         "       autoscaling: {min: 2, max: 10, target_cpu: 70},\n"
-        "       canary: {model: 'models:/churn@challenger', weight: 10}}\n"
+        "       canary: {model: 'models:/churn@challenger', weight: 10},\n"
+        "       service_monitor: true}\n"
         "    - {name: fraud, model: 'models:/fraud/3', ingress: {}}\n"
     )
     runner = CliRunner()
@@ -281,3 +298,6 @@ def test_synth_and_validate_a_stack_with_two_endpoints_and_a_canary(tmp_path: Pa
     assert validated.exit_code == 0, validated.output
     assert "0 failures" in validated.output
     assert len(list((tmp_path / "out" / "manifests").glob("*.HTTPRoute.*"))) == 2
+    assert (
+        len(list((tmp_path / "out" / "manifests").glob("*.ServiceMonitor.*"))) == 2
+    )  # stable and challenger
