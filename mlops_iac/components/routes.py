@@ -75,9 +75,15 @@ def create_route(
     port: int,
     labels: dict[str, str],
     opts: pulumi.ResourceOptions,
+    route_name: str | None = None,
 ) -> pulumi.Resource:
-    """The route object for `routing.mode`, named `<name>-route`."""
-    metadata: dict[str, Any] = {"name": service, "namespace": namespace, "labels": labels}
+    """The route object for `routing.mode` to `service`:`port`; Pulumi name `<name>-route`,
+    Kubernetes name `route_name` (default: the service's)."""
+    metadata: dict[str, Any] = {
+        "name": route_name or service,
+        "namespace": namespace,
+        "labels": labels,
+    }
     if routing.mode == "ingress":
         return k8s.networking.v1.Ingress(
             f"{name}-route",

@@ -24,10 +24,14 @@ from mlops_iac.components.serving_runtime import (
 )
 from mlops_iac.k8s import network, pods
 from mlops_iac.platforms.base import Platform
-from mlops_iac.spec import EndpointSpec, ExposeSpec, StackSpec
+from mlops_iac.spec import AutoscalingSpec, EndpointSpec, ExposeSpec, StackSpec
 
 ENDPOINT_LABEL = "mlops-iac.dev/endpoint"
 """Carried by the stable and the challenger pods of one endpoint."""
+KSERVE_PREDICTOR_PORT = 80
+"""KServe's `<name>-predictor` Service port in Standard mode."""
+ROLLING_UPDATE = {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 0, "maxSurge": 1}}
+"""Zero-downtime rollouts: a new pod is ready before an old one goes."""
 
 
 def backend_refs(
@@ -98,12 +102,12 @@ class ServingEndpoint(pulumi.ComponentResource):
             host = route_host(expose or ExposeSpec(), stack.routing, service)
             self._route(name, service, challenger, host)
 
-        self.url = pulumi.Output.from_input(_service_url(service, namespace, endpoint.port))
+        self.url = pulumi.Output.from_input(_service_url(*self._backend(service), namespace))
         self.external_url = pulumi.Output.from_input(
             external_url(host, stack.routing) if host else None
         )
         self.challenger_url = pulumi.Output.from_input(
-            _service_url(challenger, namespace, endpoint.port) if challenger else None
+            _service_url(*self._backend(challenger), namespace) if challenger else None
         )
         self.register_outputs(
             {
@@ -139,22 +143,55 @@ class ServingEndpoint(pulumi.ComponentResource):
         }
         if defaults.spread_across_nodes and floor > 1:
             pod_spec["topologySpreadConstraints"] = pods.spread_across_nodes(match)
+        metadata = {"name": service, "namespace": namespace, "labels": labels}
+        if endpoint.runtime == "kserve":
+            self._inference_service(
+                name, metadata, template_metadata, pod_spec, replicas, autoscaling
+            )
+        else:
+            self._deployment(
+                name,
+                metadata,
+                match,
+                template_metadata,
+                pod_spec,
+                None if autoscaling else replicas,
+            )
+            self._service(name, metadata, match)
+            if autoscaling is not None:
+                self._autoscaler(name, metadata, autoscaling)
+        if floor > 1:
+            k8s.policy.v1.PodDisruptionBudget(
+                f"{name}-pdb",
+                metadata=metadata,
+                spec={"minAvailable": floor - 1, "selector": {"matchLabels": match}},
+                opts=self._child,
+            )
+
+    def _deployment(
+        self,
+        name: str,
+        metadata: dict[str, Any],
+        match: dict[str, str],
+        template_metadata: dict[str, Any],
+        pod_spec: dict[str, Any],
+        replicas: int | None,
+    ) -> None:
+        """`replicas` None leaves the count to an autoscaler (or every update would reset
+        the scale it chose)."""
         deployment_spec: dict[str, Any] = {
             "selector": {"matchLabels": match},
-            "strategy": {
-                "type": "RollingUpdate",
-                "rollingUpdate": {"maxUnavailable": 0, "maxSurge": 1},
-            },
+            "strategy": ROLLING_UPDATE,
             "template": {"metadata": template_metadata, "spec": pod_spec},
         }
-        if autoscaling is None:
-            # With an HPA the Deployment leaves `replicas` to it, or every update would
-            # reset the scale the HPA chose.
+        if replicas is not None:
             deployment_spec["replicas"] = replicas
-        metadata = {"name": service, "namespace": namespace, "labels": labels}
-        deployment = k8s.apps.v1.Deployment(
+        k8s.apps.v1.Deployment(
             f"{name}-deployment", metadata=metadata, spec=deployment_spec, opts=self._child
         )
+
+    def _service(self, name: str, metadata: dict[str, Any], match: dict[str, str]) -> None:
+        endpoint = self._endpoint
         ports = [{"name": "http", "port": endpoint.port, "targetPort": "http"}]
         if endpoint.runtime == "mlserver":
             ports.append(
@@ -178,40 +215,79 @@ class ServingEndpoint(pulumi.ComponentResource):
                 },
                 opts=self._child,
             )
-        if autoscaling is not None:
-            k8s.autoscaling.v2.HorizontalPodAutoscaler(
-                f"{name}-hpa",
-                metadata=metadata,
-                spec={
-                    "scaleTargetRef": {
-                        "apiVersion": "apps/v1",
-                        "kind": "Deployment",
-                        "name": deployment.metadata.name,
-                    },
-                    "minReplicas": autoscaling.min,
-                    "maxReplicas": autoscaling.max,
-                    "metrics": [
-                        {
-                            "type": "Resource",
-                            "resource": {
-                                "name": "cpu",
-                                "target": {
-                                    "type": "Utilization",
-                                    "averageUtilization": autoscaling.target_cpu,
-                                },
-                            },
-                        }
-                    ],
+
+    def _autoscaler(
+        self, name: str, metadata: dict[str, Any], autoscaling: AutoscalingSpec
+    ) -> None:
+        k8s.autoscaling.v2.HorizontalPodAutoscaler(
+            f"{name}-hpa",
+            metadata=metadata,
+            spec={
+                "scaleTargetRef": {
+                    "apiVersion": "apps/v1",
+                    "kind": "Deployment",
+                    "name": metadata["name"],
                 },
-                opts=self._child,
-            )
-        if floor > 1:
-            k8s.policy.v1.PodDisruptionBudget(
-                f"{name}-pdb",
-                metadata=metadata,
-                spec={"minAvailable": floor - 1, "selector": {"matchLabels": match}},
-                opts=self._child,
-            )
+                "minReplicas": autoscaling.min,
+                "maxReplicas": autoscaling.max,
+                "metrics": [
+                    {
+                        "type": "Resource",
+                        "resource": {
+                            "name": "cpu",
+                            "target": {
+                                "type": "Utilization",
+                                "averageUtilization": autoscaling.target_cpu,
+                            },
+                        },
+                    }
+                ],
+            },
+            opts=self._child,
+        )
+
+    def _inference_service(
+        self,
+        name: str,
+        metadata: dict[str, Any],
+        template_metadata: dict[str, Any],
+        pod_spec: dict[str, Any],
+        replicas: int,
+        autoscaling: AutoscalingSpec | None,
+    ) -> None:
+        """KServe `Standard` mode: KServe makes the Deployment, the `<name>-predictor`
+        Service and the HPA from this; the pod is the same as the mlserver runtime's."""
+        predictor: dict[str, Any] = {
+            **pod_spec,
+            "labels": template_metadata["labels"],
+            "minReplicas": autoscaling.min if autoscaling else replicas,
+            "maxReplicas": autoscaling.max if autoscaling else replicas,
+            "deploymentStrategy": ROLLING_UPDATE,
+        }
+        if "annotations" in template_metadata:
+            predictor["annotations"] = template_metadata["annotations"]
+        if autoscaling:
+            predictor |= {"scaleMetric": "cpu", "scaleTarget": autoscaling.target_cpu}
+        k8s.apiextensions.CustomResource(
+            f"{name}-inferenceservice",
+            api_version="serving.kserve.io/v1beta1",
+            kind="InferenceService",
+            metadata={
+                **metadata,
+                "annotations": {
+                    "serving.kserve.io/deploymentMode": "Standard",
+                    "serving.kserve.io/autoscalerClass": "hpa",
+                },
+            },
+            spec={"predictor": predictor},
+            opts=self._child,
+        )
+
+    def _backend(self, service: str) -> tuple[str, int]:
+        """The Service that answers for `service`, and its port."""
+        if self._endpoint.runtime == "kserve":
+            return f"{service}-predictor", KSERVE_PREDICTOR_PORT
+        return service, self._endpoint.port
 
     def _containers(self, model_uri: str) -> dict[str, Any]:
         """The pod's containers and volumes for the endpoint's runtime."""
@@ -236,9 +312,16 @@ class ServingEndpoint(pulumi.ComponentResource):
                 )
             ],
             "containers": [
-                mlserver_container(
-                    image=image, model_name=endpoint.name, port=endpoint.port, resources=resources
-                )
+                {
+                    **mlserver_container(
+                        image=image,
+                        model_name=endpoint.name,
+                        port=endpoint.port,
+                        resources=resources,
+                    ),
+                    # KServe looks for its predictor container by this name.
+                    **({"name": "kserve-container"} if endpoint.runtime == "kserve" else {}),
+                }
             ],
             "volumes": [pods.scratch_volume("tmp", "1Gi"), pods.scratch_volume("models", "2Gi")],
         }
@@ -283,6 +366,7 @@ class ServingEndpoint(pulumi.ComponentResource):
         endpoint, routing = self._endpoint, self._stack.routing
         labels = {**pods.labels("model-server", "serving", service), ENDPOINT_LABEL: service}
         canary = endpoint.canary
+        stable, port = self._backend(service)
         if canary is None or challenger is None:
             create_route(
                 name,
@@ -290,17 +374,19 @@ class ServingEndpoint(pulumi.ComponentResource):
                 gateway_namespace=self._platform.gateway_namespace,
                 namespace=self._platform.namespace,
                 host=host,
-                service=service,
-                port=endpoint.port,
+                service=stable,
+                port=port,
                 labels=labels,
                 opts=self._child,
+                route_name=service,
             )
             return
+        other = self._backend(challenger)[0]
         if canary.mode == "shadow":
-            backends = backend_refs(service, None, endpoint.port, 0)
-            filters = [mirror_filter(challenger, endpoint.port)]
+            backends = backend_refs(stable, None, port, 0)
+            filters = [mirror_filter(other, port)]
         else:
-            backends = backend_refs(service, challenger, endpoint.port, canary.weight)
+            backends = backend_refs(stable, other, port, canary.weight)
             filters = None
         k8s.apiextensions.CustomResource(
             f"{name}-route",
@@ -312,5 +398,5 @@ class ServingEndpoint(pulumi.ComponentResource):
         )
 
 
-def _service_url(service: str, namespace: str, port: int) -> str:
+def _service_url(service: str, port: int, namespace: str) -> str:
     return f"http://{service}.{namespace}.svc.cluster.local:{port}"

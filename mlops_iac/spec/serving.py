@@ -27,12 +27,14 @@ def _model_uri(value: str) -> str:
 ModelUri = Annotated[str, AfterValidator(_model_uri)]
 """`models:/NAME@ALIAS` or `models:/NAME/VERSION` in the stack's MLflow registry."""
 
-Runtime = Literal["mlserver", "mlflow"]
+Runtime = Literal["mlserver", "mlflow", "kserve"]
 """Serving runtimes, both in the stack's runtime image. `mlserver` (default): MLServer 1.7.1's
 MLflow runtime with adaptive batching, Open Inference Protocol v2 (`/v2/health/ready`,
 `/v2/models/<endpoint>/infer`); about 9x the requests/s of `mlflow models serve` at
 concurrency 8 on benchmarks/serving.py. `mlflow`: `mlflow models serve` (`/health`,
-`/invocations`), MLflow's own scoring server."""
+`/invocations`), MLflow's own scoring server. `kserve`: the same MLServer pod as an
+InferenceService in KServe's `Standard` deployment mode (no Knative); KServe then owns the
+Deployment, Service (`<name>-predictor`, port 80) and autoscaler. Needs KServe installed."""
 
 
 class AutoscalingSpec(SpecModel):
@@ -78,14 +80,15 @@ class EndpointSpec(SpecModel):
         if self.service_monitor and self.runtime != "mlserver":
             raise ValueError(
                 "service_monitor needs runtime 'mlserver' (`mlflow models serve` exposes "
-                "no Prometheus metrics)"
+                "no Prometheus metrics; KServe's predictor Service has no metrics port)"
             )
         return self
 
     name: ShortName = Field(description="Endpoint name: Service, Deployment and route name.")
     model: ModelUri = Field(description="The model to serve, e.g. `models:/churn@champion`.")
     runtime: Runtime = Field(
-        default="mlserver", description="Serving runtime: `mlserver` (default) or `mlflow`."
+        default="mlserver",
+        description="Serving runtime: `mlserver` (default), `mlflow` or `kserve`.",
     )
     image: str | None = Field(
         default=None,

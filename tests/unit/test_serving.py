@@ -301,3 +301,36 @@ def test_synth_and_validate_a_stack_with_two_endpoints_and_a_canary(tmp_path: Pa
     assert (
         len(list((tmp_path / "out" / "manifests").glob("*.ServiceMonitor.*"))) == 2
     )  # stable and challenger
+
+
+def test_the_kserve_runtime_is_an_inference_service_in_standard_mode(
+    make_spec, synth_stack, tmp_path: Path
+):
+    from mlops_iac.validate import validate_directory
+
+    result = serving_stack(make_spec, synth_stack, {**CHURN, "runtime": "kserve"})
+    service = result.manifest("InferenceService", "churn")
+    predictor = service["spec"]["predictor"]
+
+    assert service["metadata"]["annotations"]["serving.kserve.io/deploymentMode"] == "Standard"
+    assert (predictor["minReplicas"], predictor["maxReplicas"]) == (2, 10)
+    assert (predictor["scaleMetric"], predictor["scaleTarget"]) == ("cpu", 70)
+    assert predictor["containers"][0]["name"] == "kserve-container"
+    assert predictor["initContainers"][0]["command"][4] == "models:/churn@champion"
+    assert predictor["labels"]["mlops-iac.dev/endpoint"] == "churn"
+    assert predictor["deploymentStrategy"]["rollingUpdate"]["maxUnavailable"] == 0
+    assert not [m for m in result.manifests if m["kind"] in ("Deployment", "Service")
+                and m["metadata"]["name"].startswith("churn")]  # fmt: skip
+    assert result.manifest("PodDisruptionBudget", "churn")["spec"]["minAvailable"] == 1
+    route = result.manifest("HTTPRoute", "churn")["spec"]
+    assert route["rules"][0]["backendRefs"] == [
+        {"name": "churn-predictor", "port": 80, "weight": 90},
+        {"name": "churn-challenger-predictor", "port": 80, "weight": 10},
+    ]
+    assert result.outputs["serving_churn_url"] == (
+        "http://churn-predictor.mlops.svc.cluster.local:80"
+    )
+    result.write(tmp_path / "out")
+    count, failures = validate_directory(tmp_path / "out")
+    assert failures == []
+    assert count == len(result.manifests)
