@@ -9,7 +9,7 @@ import pulumi_kubernetes as k8s
 
 from mlops_iac import versions
 from mlops_iac.components.routes import create_route, external_url, route_host
-from mlops_iac.k8s import network, pods
+from mlops_iac.k8s import network, pods, resources
 from mlops_iac.platforms.base import BucketAccess, DatabaseConnection, Platform
 from mlops_iac.spec import RegistrySpec, StackSpec
 
@@ -161,13 +161,11 @@ class ModelRegistry(pulumi.ComponentResource):
                 spec={"minAvailable": replicas - 1, "selector": {"matchLabels": match}},
                 opts=child,
             )
-        k8s.networking.v1.NetworkPolicy(
+        resources.network_policy(
             f"{name}-allow-ingress",
-            metadata={
-                "name": f"{service_name}-allow-ingress",
-                "namespace": namespace,
-                "labels": labels,
-            },
+            name=f"{service_name}-allow-ingress",
+            namespace=namespace,
+            labels=labels,
             spec=network.allow_ingress(
                 match,
                 registry.port,

@@ -22,7 +22,7 @@ from mlops_iac.components.serving_runtime import (
     mlflow_serve_container,
     mlserver_container,
 )
-from mlops_iac.k8s import network, pods
+from mlops_iac.k8s import network, pods, resources
 from mlops_iac.platforms.base import Platform
 from mlops_iac.spec import AutoscalingSpec, EndpointSpec, ExposeSpec, StackSpec
 
@@ -330,13 +330,11 @@ class ServingEndpoint(pulumi.ComponentResource):
         namespace, routing = self._platform.namespace, self._stack.routing
         endpoint_pods = {ENDPOINT_LABEL: self._endpoint.name}
         metadata_labels = {**pods.labels("model-server", "serving", service), **endpoint_pods}
-        k8s.networking.v1.NetworkPolicy(
+        resources.network_policy(
             f"{name}-allow-ingress",
-            metadata={
-                "name": f"{service}-allow-ingress",
-                "namespace": namespace,
-                "labels": metadata_labels,
-            },
+            name=f"{service}-allow-ingress",
+            namespace=namespace,
+            labels=metadata_labels,
             spec=network.allow_ingress(
                 endpoint_pods,
                 self._endpoint.port,
@@ -347,13 +345,11 @@ class ServingEndpoint(pulumi.ComponentResource):
             ),
             opts=self._child,
         )
-        k8s.networking.v1.NetworkPolicy(
+        resources.network_policy(
             f"{name}-allow-registry",
-            metadata={
-                "name": f"{service}-allow-registry",
-                "namespace": namespace,
-                "labels": metadata_labels,
-            },
+            name=f"{service}-allow-registry",
+            namespace=namespace,
+            labels=metadata_labels,
             spec=network.allow_egress(
                 endpoint_pods,
                 self._registry.port,

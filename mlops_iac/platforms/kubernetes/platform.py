@@ -9,7 +9,7 @@ from __future__ import annotations
 import pulumi
 import pulumi_kubernetes as k8s
 
-from mlops_iac.k8s import network, pods
+from mlops_iac.k8s import network, pods, resources
 from mlops_iac.platforms.base import BucketAccess, DatabaseConnection
 from mlops_iac.spec import KindTarget, KubernetesTarget, StackSpec
 
@@ -54,9 +54,11 @@ class KubernetesPlatform(pulumi.ComponentResource):
             ("default-deny", network.default_deny()),
             ("allow-dns", network.allow_dns_egress()),
         ):
-            k8s.networking.v1.NetworkPolicy(
+            resources.network_policy(
                 f"{name}-{policy}",
-                metadata={"name": policy, "namespace": spec.namespace, "labels": labels},
+                name=policy,
+                namespace=spec.namespace,
+                labels=labels,
                 spec=policy_spec,
                 opts=in_namespace,
             )

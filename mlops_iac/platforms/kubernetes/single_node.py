@@ -6,9 +6,8 @@ from __future__ import annotations
 from typing import Any
 
 import pulumi
-import pulumi_kubernetes as k8s
 
-from mlops_iac.k8s import network, pods
+from mlops_iac.k8s import network, pods, resources
 
 
 def statefulset_spec(
@@ -64,13 +63,11 @@ def client_network_policies(
         ("ingress", network.allow_ingress(match, port, [network.pods_peer(client_labels)])),
         ("egress", network.allow_egress(client_labels, port, [network.pods_peer(match)])),
     ):
-        k8s.networking.v1.NetworkPolicy(
+        resources.network_policy(
             f"{name}-allow-{suffix}",
-            metadata={
-                "name": f"{k8s_name}-allow-{suffix}",
-                "namespace": namespace,
-                "labels": labels,
-            },
+            name=f"{k8s_name}-allow-{suffix}",
+            namespace=namespace,
+            labels=labels,
             spec=spec,
             opts=opts,
         )
