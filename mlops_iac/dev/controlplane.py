@@ -9,16 +9,11 @@ data, logs, `state.json`); `stop(root)` ends the process group and removes `root
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import shutil
-import signal
 import ssl
 import subprocess
-import time
-import urllib.error
-import urllib.request
 from collections.abc import Sequence
 from dataclasses import dataclass
 from importlib import resources
@@ -27,7 +22,13 @@ from typing import Any
 
 import yaml
 
-from mlops_iac.testing.local_servers import LOOPBACK, free_port
+from mlops_iac.testing.local_servers import (
+    LOOPBACK,
+    free_port,
+    kill_process_group,
+    stop_process_group,
+    wait_for_http,
+)
 
 from .pki import Pki, create_pki
 
@@ -144,7 +145,8 @@ class ControlPlane:
             )
             self._check_alive()
         except BaseException:
-            stop_process_group(self._leader)
+            if self._leader is not None:
+                stop_process_group(self._leader)
             raise
 
     def env(self) -> dict[str, str]:
@@ -205,18 +207,10 @@ class ControlPlane:
     def _wait_http(self, url: str, timeout: float) -> None:
         context = ssl.create_default_context(cafile=str(self.pki.cert("ca")))
         context.load_cert_chain(self.pki.cert("admin"), self.pki.key("admin"))
-        deadline = time.monotonic() + timeout
-        last_error: Exception | None = None
-        while time.monotonic() < deadline:
-            self._check_alive()
-            try:
-                with urllib.request.urlopen(url, timeout=5, context=context) as response:
-                    if response.status == 200:
-                        return
-            except (urllib.error.URLError, ConnectionError, TimeoutError) as error:
-                last_error = error
-            time.sleep(0.5)
-        raise ControlPlaneError(f"{url} not ready after {timeout:.0f}s: {last_error}")
+        try:
+            wait_for_http(url, timeout, context=context, check=self._check_alive)
+        except TimeoutError as error:
+            raise ControlPlaneError(str(error)) from None
 
     def _etcd_args(self) -> list[str]:
         assert self.endpoints is not None
@@ -369,42 +363,6 @@ def crd_manifests_dir() -> Path:
     return Path(str(resources.files("mlops_iac") / "schemas" / "crd-manifests"))
 
 
-def stop_process_group(leader: subprocess.Popen[bytes] | None) -> None:
-    """SIGTERM the group `leader` heads, then SIGKILL what is left after 10 s."""
-    if leader is None:
-        return
-    _kill_group(leader.pid)
-    leader.wait(timeout=15)
-
-
-def live_members(pgid: int) -> list[int]:
-    """PIDs in process group `pgid` that are still running (zombies excluded: once the
-    starting process has exited, only init reaps them, and some sandboxes' init is slow)."""
-    members = []
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        state, group = fields[0], int(fields[2])
-        if group == pgid and state not in ("Z", "X"):
-            members.append(int(stat.parent.name))
-    return members
-
-
-def _kill_group(pgid: int) -> None:
-    try:
-        os.killpg(pgid, signal.SIGTERM)
-    except ProcessLookupError:
-        return
-    deadline = time.monotonic() + 10
-    while live_members(pgid) and time.monotonic() < deadline:
-        time.sleep(0.2)
-    if live_members(pgid):
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(pgid, signal.SIGKILL)
-
-
 def stop(root: Path) -> bool:
     """Stop the control plane recorded in `root/state.json` and remove `root`.
 
@@ -412,7 +370,7 @@ def stop(root: Path) -> bool:
     state_file = root / "state.json"
     running = state_file.is_file()
     if running:
-        _kill_group(int(json.loads(state_file.read_text())["pgid"]))
+        kill_process_group(int(json.loads(state_file.read_text())["pgid"]))
     shutil.rmtree(root, ignore_errors=True)
     return running
 

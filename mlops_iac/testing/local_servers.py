@@ -6,15 +6,17 @@ exit stops it and every process it started.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,20 +32,34 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def wait_for_http(url: str, timeout: float, process: subprocess.Popen[Any] | None = None) -> None:
-    """Poll `url` until it answers 200, the process exits, or `timeout` seconds pass."""
+def wait_for_http(
+    url: str,
+    timeout: float,
+    process: subprocess.Popen[Any] | None = None,
+    *,
+    context: ssl.SSLContext | None = None,
+    check: Callable[[], None] | None = None,
+) -> None:
+    """Poll `url` until it answers 200, or `timeout` seconds pass (TimeoutError).
+
+    Stops early when `process` exits (RuntimeError) or `check` raises; `context` is the TLS
+    context for an https URL.
+    """
     deadline = time.monotonic() + timeout
+    last_error: Exception | None = None
     while time.monotonic() < deadline:
         if process is not None and process.poll() is not None:
             raise RuntimeError(f"server exited with {process.returncode} before {url} answered")
+        if check is not None:
+            check()
         try:
-            with urllib.request.urlopen(url, timeout=2) as response:
+            with urllib.request.urlopen(url, timeout=5, context=context) as response:
                 if response.status == 200:
                     return
-        except (urllib.error.URLError, ConnectionError, TimeoutError):
-            pass
+        except (urllib.error.URLError, ConnectionError, TimeoutError) as error:
+            last_error = error
         time.sleep(0.2)
-    raise TimeoutError(f"{url} did not answer within {timeout:.0f}s")
+    raise TimeoutError(f"{url} did not answer within {timeout:.0f}s: {last_error}")
 
 
 def venv_environ(**extra: str) -> dict[str, str]:
@@ -54,18 +70,40 @@ def venv_environ(**extra: str) -> dict[str, str]:
     return env
 
 
-def stop_process_group(process: subprocess.Popen[Any], timeout: float = 15) -> None:
-    """SIGTERM the process group `process` leads, then SIGKILL what is left."""
-    if process.poll() is not None:
-        return
+def live_members(pgid: int) -> list[int]:
+    """PIDs in process group `pgid` that still run (Linux `/proc`). Zombies do not count:
+    once the process that started them has exited only init reaps them, and some sandboxes'
+    init is slow to."""
+    members = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        state, group = fields[0], int(fields[2])
+        if group == pgid and state not in ("Z", "X"):
+            members.append(int(stat.parent.name))
+    return members
+
+
+def kill_process_group(pgid: int, grace: float = 10) -> None:
+    """SIGTERM every process of group `pgid`, then SIGKILL what still runs after `grace` s."""
     try:
-        os.killpg(process.pid, signal.SIGTERM)
-        process.wait(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGKILL)
-        process.wait(timeout=timeout)
+        os.killpg(pgid, signal.SIGTERM)
     except ProcessLookupError:
-        pass
+        return
+    deadline = time.monotonic() + grace
+    while live_members(pgid) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    if live_members(pgid):
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(pgid, signal.SIGKILL)
+
+
+def stop_process_group(process: subprocess.Popen[Any], timeout: float = 15) -> None:
+    """Stop the process group `process` leads (see kill_process_group) and reap `process`."""
+    kill_process_group(process.pid)
+    process.wait(timeout=timeout)
 
 
 @dataclass(frozen=True)

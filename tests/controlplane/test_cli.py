@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from mlops_iac.dev.controlplane import BIN_ENV, live_members
+from mlops_iac.dev.controlplane import BIN_ENV
+from mlops_iac.testing.local_servers import live_members
 
 pytestmark = pytest.mark.controlplane
 
