@@ -154,13 +154,13 @@ class ModelRegistry(pulumi.ComponentResource):
             },
             opts=child,
         )
-        if replicas > 1:
-            k8s.policy.v1.PodDisruptionBudget(
-                f"{name}-pdb",
-                metadata={"name": service_name, "namespace": namespace, "labels": labels},
-                spec={"minAvailable": replicas - 1, "selector": {"matchLabels": match}},
-                opts=child,
-            )
+        resources.disruption_budget(
+            f"{name}-pdb",
+            metadata={"name": service_name, "namespace": namespace, "labels": labels},
+            match=match,
+            replicas=replicas,
+            opts=child,
+        )
         resources.network_policy(
             f"{name}-allow-ingress",
             name=f"{service_name}-allow-ingress",

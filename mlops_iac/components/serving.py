@@ -79,7 +79,6 @@ class ServingEndpoint(pulumi.ComponentResource):
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         super().__init__("mlops:index:ServingEndpoint", name, None, opts)
-        self._name = name
         self._endpoint = endpoint
         self._stack = stack
         self._platform = platform
@@ -160,13 +159,9 @@ class ServingEndpoint(pulumi.ComponentResource):
             self._service(name, metadata, match)
             if autoscaling is not None:
                 self._autoscaler(name, metadata, autoscaling)
-        if floor > 1:
-            k8s.policy.v1.PodDisruptionBudget(
-                f"{name}-pdb",
-                metadata=metadata,
-                spec={"minAvailable": floor - 1, "selector": {"matchLabels": match}},
-                opts=self._child,
-            )
+        resources.disruption_budget(
+            f"{name}-pdb", metadata=metadata, match=match, replicas=floor, opts=self._child
+        )
 
     def _deployment(
         self,

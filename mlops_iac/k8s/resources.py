@@ -24,3 +24,23 @@ def network_policy(
         spec=spec,
         opts=opts,
     )
+
+
+def disruption_budget(
+    pulumi_name: str,
+    *,
+    metadata: dict[str, Any],
+    match: dict[str, str],
+    replicas: int,
+    opts: pulumi.ResourceOptions,
+) -> k8s.policy.v1.PodDisruptionBudget | None:
+    """With 2 or more replicas, a PodDisruptionBudget keeping all but one available (one
+    replica gets none: a budget of 1 would block every node drain)."""
+    if replicas < 2:
+        return None
+    return k8s.policy.v1.PodDisruptionBudget(
+        pulumi_name,
+        metadata=metadata,
+        spec={"minAvailable": replicas - 1, "selector": {"matchLabels": match}},
+        opts=opts,
+    )

@@ -156,9 +156,9 @@ def train(config: TrainConfig, client: MlflowClient | None = None) -> TrainResul
         mlflow.set_tag(DIGEST_TAG, dataset.digest)
         version = _log_and_register(model, config, x_train)
 
-    for key, value in {METRIC_TAG: config.metric, SCORE_TAG: repr(score)}.items():
+    tags = {METRIC_TAG: config.metric, SCORE_TAG: repr(score), DIGEST_TAG: dataset.digest}
+    for key, value in tags.items():
         client.set_model_version_tag(config.model_name, version, key, value)
-    client.set_model_version_tag(config.model_name, version, DIGEST_TAG, dataset.digest)
     client.set_registered_model_alias(config.model_name, CHALLENGER, version)
 
     champion_version, champion_score = _score_champion(client, config, scorer, x_holdout, y_holdout)
