@@ -17,14 +17,26 @@ _EXPORTS = {
     "RegistrySpec": "mlops_iac.spec",
     "MLOpsStack": "mlops_iac.components.stack",
     "ModelRegistry": "mlops_iac.components.registry",
+    "ServingEndpoint": "mlops_iac.components.serving",
+    "TrainingCluster": "mlops_iac.components.training",
 }
 
 if TYPE_CHECKING:
     from mlops_iac.components.registry import ModelRegistry
+    from mlops_iac.components.serving import ServingEndpoint
     from mlops_iac.components.stack import MLOpsStack
+    from mlops_iac.components.training import TrainingCluster
     from mlops_iac.spec import RegistrySpec, SpecError, StackSpec
 
-__all__ = ["MLOpsStack", "ModelRegistry", "RegistrySpec", "SpecError", "StackSpec"]
+__all__ = [
+    "MLOpsStack",
+    "ModelRegistry",
+    "RegistrySpec",
+    "ServingEndpoint",
+    "SpecError",
+    "StackSpec",
+    "TrainingCluster",
+]
 
 
 def __getattr__(name: str) -> Any:

@@ -1,4 +1,4 @@
-"""The `mlops-iac` command line: synth, validate, doctor, up, preview, destroy, dev."""
+"""The `mlops-iac` command line: synth, validate, doctor, up, preview, destroy, train, dev."""
 
 from __future__ import annotations
 
@@ -30,6 +30,8 @@ ProgramDir = Annotated[
     Path, typer.Argument(help="Folder with Pulumi.yaml (the project).", show_default=True)
 ]
 StackOption = Annotated[str, typer.Option("--stack", "-s", help="Stack name: Pulumi.<stack>.yaml.")]
+StackArgument = Annotated[str, typer.Argument(help="Stack name: Pulumi.<stack>.yaml.")]
+DirOption = Annotated[Path, typer.Option("--dir", "-C", help="Folder with Pulumi.yaml.")]
 
 
 def _fail_spec(error: SpecError) -> typer.Exit:
@@ -110,23 +112,24 @@ def doctor() -> None:
     console.print(table)
 
 
-def _target_kind(program_dir: Path, stack: str) -> str:
+def _load_spec(program_dir: Path, stack: str) -> StackSpec:
+    """The stack's spec from `Pulumi.<stack>.yaml`, or exit 2 with the spec's errors."""
     from mlops_iac.program import PulumiProject
 
-    config, _ = PulumiProject.load(program_dir).config(stack)
-    data = config_fields(config)
-    data.setdefault("name", stack)
-    return StackSpec.load(data, path_prefix="mlops:").target.kind
+    try:
+        config, _ = PulumiProject.load(program_dir).config(stack)
+        data = config_fields(config)
+        data.setdefault("name", stack)
+        return StackSpec.load(data, path_prefix="mlops:")
+    except SpecError as error:
+        raise _fail_spec(error) from None
 
 
 def _deploy(operation: str, stack: str, program_dir: Path) -> None:
     from mlops_iac.deploy import run_operation
     from mlops_iac.doctor import missing_for_target
 
-    try:
-        target = _target_kind(program_dir, stack)
-    except SpecError as error:
-        raise _fail_spec(error) from None
+    target = _load_spec(program_dir, stack).target.kind
     missing = missing_for_target(target)
     if missing:
         errors.print(
@@ -139,10 +142,6 @@ def _deploy(operation: str, stack: str, program_dir: Path) -> None:
             errors.print(f"  {check.name}: {check.detail}: {check.hint}", highlight=False)
         raise typer.Exit(EXIT_MISSING_PREREQUISITES)
     run_operation(operation, program_dir, stack, on_output=lambda line: console.print(line, end=""))
-
-
-StackArgument = Annotated[str, typer.Argument(help="Stack name: Pulumi.<stack>.yaml.")]
-DirOption = Annotated[Path, typer.Option("--dir", "-C", help="Folder with Pulumi.yaml.")]
 
 
 @app.command()
@@ -161,6 +160,48 @@ def preview(stack: StackArgument = "local", program_dir: DirOption = Path(".")) 
 def destroy(stack: StackArgument = "local", program_dir: DirOption = Path(".")) -> None:
     """Delete the stack's resources (protected data resources make it refuse)."""
     _deploy("destroy", stack, program_dir)
+
+
+@app.command()
+def train(
+    job: Annotated[str, typer.Argument(help="Training job name (`training.jobs[].name`).")],
+    stack: StackOption = "local",
+    program_dir: DirOption = Path("."),
+    local: Annotated[
+        bool,
+        typer.Option(
+            "--local",
+            help="Run the built-in trainer in this process against --tracking-uri instead "
+            "of starting a Job in the cluster (needs the `workloads` extra).",
+        ),
+    ] = False,
+    tracking_uri: Annotated[
+        str | None,
+        typer.Option(
+            "--tracking-uri", envvar="MLFLOW_TRACKING_URI", help="MLflow server for --local."
+        ),
+    ] = None,
+    context: Annotated[
+        str | None, typer.Option("--context", help="kubeconfig context; by the stack's target.")
+    ] = None,
+    kubeconfig: Annotated[
+        Path | None, typer.Option("--kubeconfig", help="kubeconfig file; by the target.")
+    ] = None,
+    wait: Annotated[
+        bool, typer.Option("--wait/--no-wait", help="Wait for the run and show its result.")
+    ] = True,
+) -> None:
+    """Run a training job now: as a Job made from its CronJob in the cluster, or --local."""
+    from mlops_iac.training_cli import run_in_cluster, run_locally
+
+    spec = _load_spec(program_dir, stack)
+    if local:
+        code = run_locally(spec, job, tracking_uri, errors)
+    else:
+        code = run_in_cluster(
+            spec, job, context=context, kubeconfig=kubeconfig, wait=wait, console=console
+        )
+    raise typer.Exit(code)
 
 
 def main() -> None:

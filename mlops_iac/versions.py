@@ -36,3 +36,9 @@ images/runtime/Dockerfile . && kind load docker-image mlops-iac/runtime:0.1.0 --
 or push it elsewhere and set each endpoint's `image`."""
 RUNTIME_UID = 10001
 """The non-root user the runtime image declares."""
+
+KUEUE_VERSION = "0.19.2"
+KUEUE_CHART = "oci://registry.k8s.io/kueue/charts/kueue"
+"""Kueue's Helm chart (kubernetes-sigs/kueue charts/kueue; installs its CRDs as templates).
+Version from ../shared/FACTS.md (checked 2026-11); values keys `controllerManager.manager.
+resources` from the chart's values.yaml and README. Optional: only with `training.kueue`."""

@@ -10,7 +10,7 @@ import pulumi_kubernetes as k8s
 from mlops_iac import versions
 from mlops_iac.components.routes import create_route, external_url, route_host
 from mlops_iac.k8s import network, pods, resources
-from mlops_iac.platforms.base import BucketAccess, DatabaseConnection, Platform
+from mlops_iac.platforms.base import BucketAccess, ClientNamespace, DatabaseConnection, Platform
 from mlops_iac.spec import RegistrySpec, StackSpec
 
 DB_ENV_PREFIX = "MLFLOW_DB"
@@ -98,6 +98,8 @@ class ModelRegistry(pulumi.ComponentResource):
         match = pods.selector("mlflow", service_name)
         self.pod_selector = match
         self.port = registry.port
+        self._namespace = namespace
+        self._labels = labels
         child = platform.child_options(self)
 
         database = platform.database(registry.database)
@@ -203,6 +205,30 @@ class ModelRegistry(pulumi.ComponentResource):
                 "external_url": self.external_url,
                 "artifact_bucket": self.artifact_bucket,
             }
+        )
+
+    def allow_clients(
+        self,
+        pulumi_name: str,
+        *,
+        client: ClientNamespace,
+        client_labels: dict[str, str],
+        opts: pulumi.ResourceOptions,
+    ) -> None:
+        """Open the server's port to pods labelled `client_labels` in another namespace (the
+        stack's own namespace is always allowed)."""
+        resources.allow_flow(
+            pulumi_name,
+            name=f"{self.pod_selector['app.kubernetes.io/instance']}-from-{client.name}"[:54],
+            labels=self._labels,
+            server_namespace=self._namespace,
+            server_labels=self.pod_selector,
+            client_namespace=client.name,
+            client_labels=client_labels,
+            port=self.port,
+            opts=pulumi.ResourceOptions.merge(
+                opts, pulumi.ResourceOptions(depends_on=[client.resource])
+            ),
         )
 
 

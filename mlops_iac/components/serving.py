@@ -287,7 +287,7 @@ class ServingEndpoint(pulumi.ComponentResource):
     def _containers(self, model_uri: str) -> dict[str, Any]:
         """The pod's containers and volumes for the endpoint's runtime."""
         endpoint, defaults = self._endpoint, self._stack.defaults
-        image = endpoint.image or versions.RUNTIME_IMAGE
+        image = endpoint.image or self._stack.runtime_image
         resources = (endpoint.resources or defaults.serving_resources).to_kubernetes()
         tracking_uri = self._registry.tracking_uri
         if endpoint.runtime == "mlflow":

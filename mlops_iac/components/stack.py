@@ -6,6 +6,7 @@ import pulumi
 
 from mlops_iac.components.registry import ModelRegistry
 from mlops_iac.components.serving import ServingEndpoint
+from mlops_iac.components.training import TrainingCluster
 from mlops_iac.platforms import Platform, create_platform
 from mlops_iac.spec import StackSpec
 
@@ -15,7 +16,8 @@ class MLOpsStack(pulumi.ComponentResource):
 
     Outputs: `namespace`, and for the registry `registry_tracking_uri`,
     `registry_external_url`, `registry_artifact_bucket`; for each endpoint E
-    `serving_E_url`, `serving_E_external_url`, `serving_E_challenger_url`.
+    `serving_E_url`, `serving_E_external_url`, `serving_E_challenger_url`; for training
+    `training_namespace` and `training_jobs`.
     """
 
     platform: Platform
@@ -24,6 +26,8 @@ class MLOpsStack(pulumi.ComponentResource):
     """The model registry, when enabled."""
     endpoints: dict[str, ServingEndpoint]
     """Serving endpoints by name."""
+    training: TrainingCluster | None
+    """The training namespace and jobs, when the spec has `training`."""
 
     def __init__(
         self, name: str, spec: StackSpec, opts: pulumi.ResourceOptions | None = None
@@ -60,6 +64,20 @@ class MLOpsStack(pulumi.ComponentResource):
                 f"serving_{endpoint.name}_url": served.url,
                 f"serving_{endpoint.name}_external_url": served.external_url,
                 f"serving_{endpoint.name}_challenger_url": served.challenger_url,
+            }
+        self.training = None
+        if spec.training is not None:
+            assert self.registry is not None  # the spec requires it for training
+            self.training = TrainingCluster(
+                f"{name}-training",
+                spec,
+                self.platform,
+                self.registry,
+                pulumi.ResourceOptions(parent=self),
+            )
+            outputs |= {
+                "training_namespace": self.training.namespace,
+                "training_jobs": sorted(self.training.cronjobs),
             }
         self.outputs = outputs
         self.register_outputs(outputs)

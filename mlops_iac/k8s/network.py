@@ -37,9 +37,12 @@ def namespace_peer(namespace: str) -> dict[str, Any]:
     return {"namespaceSelector": {"matchLabels": {NAMESPACE_NAME_LABEL: namespace}}}
 
 
-def pods_peer(match_labels: dict[str, str]) -> dict[str, Any]:
-    """A peer matching pods of the policy's own namespace by label."""
-    return {"podSelector": {"matchLabels": match_labels}}
+def pods_peer(match_labels: dict[str, str], namespace: str | None = None) -> dict[str, Any]:
+    """A peer matching pods by label: in the policy's own namespace, or in `namespace`."""
+    peer: dict[str, Any] = {"podSelector": {"matchLabels": match_labels}}
+    if namespace is not None:
+        peer["namespaceSelector"] = {"matchLabels": {NAMESPACE_NAME_LABEL: namespace}}
+    return peer
 
 
 def allow_ingress(

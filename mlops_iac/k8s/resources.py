@@ -7,6 +7,16 @@ from typing import Any
 import pulumi
 import pulumi_kubernetes as k8s
 
+from mlops_iac.k8s import network
+
+PSS_LABELS = {
+    "pod-security.kubernetes.io/enforce": "restricted",
+    "pod-security.kubernetes.io/enforce-version": "latest",
+    "pod-security.kubernetes.io/warn": "restricted",
+    "pod-security.kubernetes.io/audit": "restricted",
+}
+"""Namespace labels that enforce the `restricted` Pod Security Standard."""
+
 
 def network_policy(
     pulumi_name: str,
@@ -44,3 +54,62 @@ def disruption_budget(
         spec={"minAvailable": replicas - 1, "selector": {"matchLabels": match}},
         opts=opts,
     )
+
+
+def hardened_namespace(
+    pulumi_prefix: str, *, name: str, labels: dict[str, str], opts: pulumi.ResourceOptions
+) -> k8s.core.v1.Namespace:
+    """A namespace that enforces Pod Security `restricted`, denies all traffic by default
+    and lets its pods resolve DNS. Pulumi names: `<prefix>-namespace`, `<prefix>-default-deny`,
+    `<prefix>-allow-dns`; the policies are created after the namespace."""
+    namespace = k8s.core.v1.Namespace(
+        f"{pulumi_prefix}-namespace",
+        metadata={"name": name, "labels": {**labels, **PSS_LABELS}},
+        opts=opts,
+    )
+    inside = pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(depends_on=[namespace]))
+    for policy, policy_spec in (
+        ("default-deny", network.default_deny()),
+        ("allow-dns", network.allow_dns_egress()),
+    ):
+        network_policy(
+            f"{pulumi_prefix}-{policy}",
+            name=policy,
+            namespace=name,
+            labels=labels,
+            spec=policy_spec,
+            opts=inside,
+        )
+    return namespace
+
+
+def allow_flow(
+    pulumi_name: str,
+    *,
+    name: str,
+    labels: dict[str, str],
+    server_namespace: str,
+    server_labels: dict[str, str],
+    client_namespace: str,
+    client_labels: dict[str, str],
+    port: int,
+    opts: pulumi.ResourceOptions,
+) -> None:
+    """Open TCP `port` from the client pods to the server pods, and nothing else: an
+    ingress policy `<name>-ingress` beside the server and an egress policy `<name>-egress`
+    beside the clients (the same namespace or two)."""
+    same = server_namespace == client_namespace
+    client_peer = network.pods_peer(client_labels, None if same else client_namespace)
+    server_peer = network.pods_peer(server_labels, None if same else server_namespace)
+    for direction, namespace, spec in (
+        ("ingress", server_namespace, network.allow_ingress(server_labels, port, [client_peer])),
+        ("egress", client_namespace, network.allow_egress(client_labels, port, [server_peer])),
+    ):
+        network_policy(
+            f"{pulumi_name}-{direction}",
+            name=f"{name}-{direction}",
+            namespace=namespace,
+            labels=labels,
+            spec=spec,
+            opts=opts,
+        )

@@ -6,9 +6,16 @@ import pulumi
 
 from mlops_iac.spec import StackSpec
 
-from .base import BucketAccess, DatabaseConnection, Platform, SecretKeyRef
+from .base import BucketAccess, ClientNamespace, DatabaseConnection, Platform, SecretKeyRef
 
-__all__ = ["BucketAccess", "DatabaseConnection", "Platform", "SecretKeyRef", "create_platform"]
+__all__ = [
+    "BucketAccess",
+    "ClientNamespace",
+    "DatabaseConnection",
+    "Platform",
+    "SecretKeyRef",
+    "create_platform",
+]
 
 
 def create_platform(

@@ -27,6 +27,15 @@ class SecretKeyRef:
 
 
 @dataclass(frozen=True)
+class ClientNamespace:
+    """A namespace other than the stack's whose pods use a platform service."""
+
+    name: str
+    resource: pulumi.Resource
+    """The Namespace resource: what the platform creates in it must wait for it."""
+
+
+@dataclass(frozen=True)
 class DatabaseConnection:
     """A PostgreSQL database a component may use, with its own role."""
 
@@ -123,6 +132,7 @@ class Platform(Protocol):
         """A database (and its own role) for one component."""
         ...
 
-    def bucket(self, name: str) -> BucketAccess:
-        """A bucket for one component."""
+    def bucket(self, name: str, client: ClientNamespace | None = None) -> BucketAccess:
+        """A bucket for one component; with `client`, for pods of that namespace (the
+        platform puts what they need to reach it there: credentials, network policies)."""
         ...

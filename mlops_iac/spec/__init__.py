@@ -16,6 +16,7 @@ from .target import (
     PostgresSpec,
     Target,
 )
+from .training import DistributedSpec, TrainingJobSpec, TrainingQuota, TrainingSpec
 from .types import ResourceRequirements, quantity_value
 
 __all__ = [
@@ -26,6 +27,7 @@ __all__ = [
     "AwsTarget",
     "CanarySpec",
     "DataProtection",
+    "DistributedSpec",
     "EndpointSpec",
     "ExposeSpec",
     "KindTarget",
@@ -41,6 +43,9 @@ __all__ = [
     "SpecIssue",
     "StackSpec",
     "Target",
+    "TrainingJobSpec",
+    "TrainingQuota",
+    "TrainingSpec",
     "config_fields",
     "defaults_for",
     "quantity_value",

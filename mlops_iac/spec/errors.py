@@ -60,7 +60,8 @@ def from_validation_error(
         if detail["type"] == "extra_forbidden":
             allowed = _allowed_keys(model, loc[:-1], data)
             message = "unknown key" + (f"; allowed keys: {', '.join(allowed)}" if allowed else "")
-        has_value = detail["type"] != "missing"
+        # A rule across fields reports the whole mapping as its input: not worth echoing.
+        has_value = detail["type"] != "missing" and not isinstance(detail.get("input"), dict)
         issues.append(SpecIssue(path, message, detail.get("input"), has_value))
     return SpecError(issues)
 

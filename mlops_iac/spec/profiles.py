@@ -25,6 +25,7 @@ class ProfileDefaults:
     serving_replicas: int
     serving_workers: int
     serving_resources: ResourceRequirements
+    training_resources: ResourceRequirements
     data_protection: DataProtection
     spread_across_nodes: bool
 
@@ -49,6 +50,9 @@ _PROFILES: dict[str, ProfileDefaults] = {
         serving_resources=ResourceRequirements(
             cpu="100m", memory="384Mi", cpu_limit="1", memory_limit="768Mi"
         ),
+        training_resources=ResourceRequirements(
+            cpu="500m", memory="1Gi", cpu_limit="2", memory_limit="2Gi"
+        ),
         data_protection="retain",
         spread_across_nodes=False,
     ),
@@ -72,6 +76,9 @@ _PROFILES: dict[str, ProfileDefaults] = {
         serving_workers=1,
         serving_resources=ResourceRequirements(
             cpu="500m", memory="1Gi", cpu_limit="2", memory_limit="2Gi"
+        ),
+        training_resources=ResourceRequirements(
+            cpu="1", memory="4Gi", cpu_limit="4", memory_limit="4Gi"
         ),
         data_protection="protect",
         spread_across_nodes=True,

@@ -7,7 +7,7 @@ from typing import Annotated
 from pydantic import Field
 
 from .routing import ExposeSpec
-from .types import BucketName, Dns1123Label, ResourceRequirements, SpecModel
+from .types import BucketName, Dns1123Label, ImageRef, ResourceRequirements, SpecModel
 
 AllowedHost = Annotated[str, Field(pattern=r"^[a-z0-9*]([a-z0-9.*-]*[a-z0-9*])?(:([0-9]+|\*))?$")]
 """A Host header pattern MLflow accepts: `name`, `name:port` or with `*` wildcards."""
@@ -17,9 +17,8 @@ class RegistrySpec(SpecModel):
     """MLflow tracking server + model registry on Postgres, artifacts in the object store."""
 
     enabled: bool = Field(default=True, description="Deploy the registry.")
-    image: str | None = Field(
+    image: ImageRef | None = Field(
         default=None,
-        pattern=r"^[^\s:@]+(:[\w][\w.-]{0,127})?(@sha256:[a-f0-9]{64})?$",
         description="MLflow image; the pinned `ghcr.io/mlflow/mlflow:v<ver>-full` when unset.",
     )
     replicas: int | None = Field(

@@ -8,7 +8,7 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, Field, model_validator
 
 from .routing import ExposeSpec
-from .types import ResourceRequirements, ShortName, SpecModel
+from .types import ImageRef, ResourceRequirements, ShortName, SpecModel
 
 _MODEL_URI = re.compile(
     r"^models:/(?P<name>[A-Za-z0-9][A-Za-z0-9_.-]*)(@(?P<alias>[A-Za-z0-9_-]+)|/(?P<version>[0-9]+))$"
@@ -90,9 +90,8 @@ class EndpointSpec(SpecModel):
         default="mlserver",
         description="Serving runtime: `mlserver` (default), `mlflow` or `kserve`.",
     )
-    image: str | None = Field(
+    image: ImageRef | None = Field(
         default=None,
-        pattern=r"^[^\s:@]+(:[\w][\w.-]{0,127})?(@sha256:[a-f0-9]{64})?$",
         description="Serving image; the stack's runtime image when unset.",
     )
     replicas: int | None = Field(

@@ -9,13 +9,16 @@ from typing import Any
 import yaml
 from pydantic import Field, ValidationError, field_validator, model_validator
 
+from mlops_iac import versions
+
 from .errors import SpecError, from_validation_error
 from .profiles import DataProtection, Profile, ProfileDefaults, defaults_for
 from .registry import RegistrySpec
 from .routing import RoutingSpec
 from .serving import EndpointSpec
 from .target import Target
-from .types import Dns1123Label, ShortName, SpecModel
+from .training import TrainingSpec
+from .types import Dns1123Label, ImageRef, ShortName, SpecModel
 
 CONFIG_NAMESPACE = "mlops"
 """Pulumi config namespace of the spec: `mlops:<field>` mirrors each StackSpec field."""
@@ -49,6 +52,14 @@ class StackSpec(SpecModel):
     serving: list[EndpointSpec] = Field(
         default_factory=list, description="Inference endpoints serving registry models."
     )
+    training: TrainingSpec | None = Field(
+        default=None, description="Training jobs in their own quota-bound namespace."
+    )
+    runtime_image: ImageRef = Field(
+        default=versions.RUNTIME_IMAGE,
+        description="The stack's workload image (trainer, serving runtimes), built from "
+        "`images/runtime/Dockerfile`; endpoints and jobs may override it with `image`.",
+    )
 
     @field_validator("serving")
     @classmethod
@@ -70,6 +81,26 @@ class StackSpec(SpecModel):
                 "'gateway' (a classic Ingress has no weighted backends or mirroring)"
             )
         return self
+
+    @model_validator(mode="after")
+    def _training_needs_what_it_uses(self) -> StackSpec:
+        if self.training is None:
+            return self
+        if self.training.jobs and not self.registry.enabled:
+            raise ValueError("training jobs log to the registry: enable `registry`")
+        if self.training_namespace == self.namespace:
+            raise ValueError(
+                f"training.namespace {self.namespace!r} is the stack's namespace; training "
+                "needs its own (its quota would otherwise limit every component)"
+            )
+        self.training.check_quota(self.defaults.training_resources)
+        return self
+
+    @property
+    def training_namespace(self) -> str:
+        """Namespace of the training pods: `training.namespace` or `<namespace>-training`."""
+        configured = self.training.namespace if self.training else None
+        return configured or f"{self.namespace}-training"[:63].rstrip("-")
 
     @property
     def defaults(self) -> ProfileDefaults:

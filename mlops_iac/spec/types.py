@@ -80,6 +80,8 @@ def quantity_value(quantity: str) -> Decimal:
 
 def _quantity(value: str | int | float) -> str:
     text = str(value)
+    if text.startswith("-"):
+        raise ValueError(f"{text!r} is negative; a quantity is zero or more, e.g. '0', '2'")
     try:
         quantity_value(text)
     except (ValueError, InvalidOperation):
@@ -104,6 +106,9 @@ Hostname = Annotated[str, AfterValidator(_hostname)]
 
 Quantity = Annotated[str, AfterValidator(_quantity)]
 """A Kubernetes resource quantity (`500m`, `2`, `512Mi`, `10Gi`)."""
+
+ImageRef = Annotated[str, Field(pattern=r"^[^\s:@]+(:[\w][\w.-]{0,127})?(@sha256:[a-f0-9]{64})?$")]
+"""A container image: `repository[:tag][@sha256:digest]`."""
 
 
 class SpecModel(BaseModel):

@@ -23,8 +23,7 @@ from urllib.parse import urlparse
 
 import pandas as pd
 
-BUNDLED_DATASETS = ("breast_cancer", "diabetes", "iris", "wine")
-"""Datasets that scikit-learn ships in its wheel, so they load with no network."""
+from mlops_iac.spec.training import BUNDLED_DATASETS
 
 FORMATS = {".csv": "csv", ".parquet": "parquet", ".pq": "parquet"}
 

@@ -15,7 +15,6 @@ Run as ``python -m mlops_iac.workloads.train --model-name churn --dataset s3://b
 from __future__ import annotations
 
 import argparse
-import importlib
 import json
 import logging
 import os
@@ -25,22 +24,22 @@ from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import Field, ValidationError
+
+from mlops_iac.spec.training import TrainerSettings
+from mlops_iac.workloads.estimators import resolve_estimator
+from mlops_iac.workloads.exit_codes import (
+    EXIT_FAILED,
+    EXIT_INVALID_CONFIG,
+    EXIT_NOT_PROMOTED,
+    EXIT_PROMOTED,
+)
 
 if TYPE_CHECKING:
     import pandas as pd
     from mlflow import MlflowClient
 
     from mlops_iac.workloads.datasets import Dataset
-
-EXIT_PROMOTED = 0
-"""A new version was registered and is now the champion."""
-EXIT_FAILED = 1
-"""Something went wrong at run time (MLflow unreachable, dataset unreadable, fit failed)."""
-EXIT_INVALID_CONFIG = 2
-"""The configuration is invalid; nothing was logged."""
-EXIT_NOT_PROMOTED = 3
-"""A new version was registered but the gate kept the current champion."""
 
 CHAMPION = "champion"
 CHALLENGER = "challenger"
@@ -51,50 +50,23 @@ DIGEST_TAG = "mlops.dataset_digest"
 log = logging.getLogger("mlops_iac.trainer")
 
 
-class TrainConfig(BaseModel):
-    """What to train and how to judge it. Field names match the training job spec."""
+class TrainConfig(TrainerSettings):
+    """What to train and how to judge it: the training job spec's trainer settings, plus
+    the names that the job spec derives (`model_name`, `experiment`)."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    model_name: str = Field(min_length=1, max_length=256)
-    """Registered model name in MLflow (also the experiment name unless `experiment` is set)."""
-    dataset: str = "sklearn://breast_cancer"
-    """Dataset URI: `sklearn://NAME`, a local CSV/Parquet path, `file://` or `s3://`."""
-    target: str = "target"
-    """Column holding the label; every other column is a feature."""
-    estimator: str = "sklearn.ensemble.RandomForestClassifier"
-    """Import path of a scikit-learn compatible estimator class."""
-    params: dict[str, Any] = Field(default_factory=dict)
-    """Keyword arguments for the estimator."""
-    metric: str = "roc_auc"
-    """A scikit-learn scorer name (`sklearn.metrics.get_scorer_names()`); higher is better,
-    so error metrics are the `neg_` variants."""
-    min_metric: float | None = None
-    """Lowest holdout score a version may have to become champion."""
-    holdout_fraction: float = Field(default=0.25, gt=0, lt=1)
-    """Share of rows kept out of training to score the new version and the champion."""
-    seed: int = 42
-    """Seed for the split and, when it accepts one, the estimator."""
-    experiment: str | None = None
-    """MLflow experiment; defaults to `model_name`."""
-
-    @field_validator("estimator")
-    @classmethod
-    def _estimator_importable(cls, value: str) -> str:
-        resolve_estimator(value)
-        return value
-
-    @field_validator("metric")
-    @classmethod
-    def _metric_known(cls, value: str) -> str:
-        from sklearn.metrics import get_scorer_names
-
-        if value not in get_scorer_names():
-            raise ValueError(
-                f"unknown metric {value!r}; allowed: scikit-learn scorer names, e.g. "
-                "roc_auc, accuracy, f1, r2, neg_root_mean_squared_error"
-            )
-        return value
+    model_name: str = Field(
+        min_length=1,
+        max_length=256,
+        description="Registered model name in MLflow (and the experiment unless `experiment`).",
+    )
+    dataset: str = Field(
+        default="sklearn://breast_cancer",
+        description="Dataset URI: `sklearn://NAME`, a local CSV/Parquet path, `file://` or "
+        "`s3://`.",
+    )
+    experiment: str | None = Field(
+        default=None, description="MLflow experiment; defaults to `model_name`."
+    )
 
 
 @dataclass(frozen=True)
@@ -114,22 +86,6 @@ class TrainResult:
     def to_json(self) -> str:
         """One line of JSON with every field."""
         return json.dumps(asdict(self), sort_keys=True)
-
-
-def resolve_estimator(path: str) -> type:
-    """The class at import path `path`, or ValueError saying why it cannot be used."""
-    module_name, _, class_name = path.rpartition(".")
-    if not module_name:
-        raise ValueError(f"estimator {path!r} is not an import path like sklearn.svm.SVC")
-    try:
-        estimator = getattr(importlib.import_module(module_name), class_name)
-    except (ImportError, AttributeError) as error:
-        raise ValueError(f"estimator {path!r} cannot be imported: {error}") from error
-    if not isinstance(estimator, type) or not all(
-        hasattr(estimator, method) for method in ("fit", "predict", "get_params")
-    ):
-        raise ValueError(f"estimator {path!r} is not a scikit-learn estimator class")
-    return estimator
 
 
 def train(config: TrainConfig, client: MlflowClient | None = None) -> TrainResult:
@@ -336,6 +292,12 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--seed", type=int)
     parser.add_argument("--experiment")
     parser.add_argument("--tracking-uri", help="defaults to MLFLOW_TRACKING_URI")
+    parser.add_argument(
+        "--succeed-when-not-promoted",
+        action="store_true",
+        help=f"exit {EXIT_PROMOTED} instead of {EXIT_NOT_PROMOTED} when the gate keeps the "
+        "champion (in a Kubernetes Job a non-zero exit is a failure that is retried)",
+    )
     return parser.parse_args(argv)
 
 
@@ -343,7 +305,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Train once; print the result as one JSON line; return an ``EXIT_*`` code."""
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     args = parse_args(argv)
-    fields = {k: v for k, v in vars(args).items() if v is not None and k != "tracking_uri"}
+    options = ("tracking_uri", "succeed_when_not_promoted")
+    fields = {k: v for k, v in vars(args).items() if v is not None and k not in options}
     try:
         config = TrainConfig.model_validate(fields)
     except ValidationError as error:
@@ -360,7 +323,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(json.dumps({"model_name": config.model_name, "error": str(error)}))
         return EXIT_FAILED
     print(result.to_json(), flush=True)
-    return EXIT_PROMOTED if result.promoted else EXIT_NOT_PROMOTED
+    if result.promoted or args.succeed_when_not_promoted:
+        return EXIT_PROMOTED
+    return EXIT_NOT_PROMOTED
 
 
 if __name__ == "__main__":

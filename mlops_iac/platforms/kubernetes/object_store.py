@@ -10,8 +10,8 @@ import pulumi_kubernetes as k8s
 import pulumi_random as random
 
 from mlops_iac import versions
-from mlops_iac.k8s import pods
-from mlops_iac.platforms.base import BucketAccess, SecretKeyRef
+from mlops_iac.k8s import pods, resources
+from mlops_iac.platforms.base import BucketAccess, ClientNamespace, SecretKeyRef
 from mlops_iac.spec import ResourceRequirements
 
 from . import single_node
@@ -102,18 +102,24 @@ class InClusterObjectStore(pulumi.ComponentResource):
         self._name = name
         self._k8s_name = k8s_name
         self._namespace = namespace
+        self._labels = pods.labels(
+            "seaweedfs", "object-store", k8s_name, versions.SEAWEEDFS_VERSION
+        )
+        self._match = pods.selector("seaweedfs", k8s_name)
+        self._bucket_jobs: dict[str, k8s.batch.v1.Job] = {}
+        self._client_secrets: dict[str, k8s.core.v1.Secret] = {}
         self.endpoint_url = f"http://{k8s_name}.{namespace}.svc.cluster.local:{S3_PORT}"
         self.client_labels = {"mlops-iac.dev/s3-client": k8s_name}
-        labels = pods.labels("seaweedfs", "object-store", k8s_name, versions.SEAWEEDFS_VERSION)
-        match = pods.selector("seaweedfs", k8s_name)
+        labels = self._labels
+        match = self._match
         child = pulumi.ResourceOptions(parent=self)
         keep = pulumi.ResourceOptions.merge(child, stateful)
 
-        access_key = random.RandomPassword(
-            f"{name}-access-key", length=20, special=False, lower=False, opts=keep
-        )
-        secret_key = random.RandomPassword(
-            f"{name}-secret-key", length=40, special=False, opts=keep
+        self._keys = access_key, secret_key = (
+            random.RandomPassword(
+                f"{name}-access-key", length=20, special=False, lower=False, opts=keep
+            ),
+            random.RandomPassword(f"{name}-secret-key", length=40, special=False, opts=keep),
         )
         self.credentials = k8s.core.v1.Secret(
             f"{name}-credentials",
@@ -187,23 +193,66 @@ class InClusterObjectStore(pulumi.ComponentResource):
         )
         self.register_outputs({"endpoint_url": self.endpoint_url})
 
-    def access(self, bucket: str) -> BucketAccess:
-        """Credentials and endpoint for one bucket of this store."""
+    def access(self, bucket: str, client: ClientNamespace | None = None) -> BucketAccess:
+        """Credentials and endpoint for one bucket of this store, for pods of the store's
+        namespace or of `client`."""
+        secret = self._credentials_for(client) if client else self.credentials
         return BucketAccess(
             bucket=bucket,
             endpoint_url=self.endpoint_url,
             region=REGION,
-            access_key_id=SecretKeyRef(self.credentials.metadata.name, "AWS_ACCESS_KEY_ID"),
-            secret_access_key=SecretKeyRef(self.credentials.metadata.name, "AWS_SECRET_ACCESS_KEY"),
+            access_key_id=SecretKeyRef(secret.metadata.name, "AWS_ACCESS_KEY_ID"),
+            secret_access_key=SecretKeyRef(secret.metadata.name, "AWS_SECRET_ACCESS_KEY"),
             client_labels=dict(self.client_labels),
         )
 
-    def bucket(self, bucket: str) -> BucketAccess:
-        """A bucket created by a Job (idempotently) on this store."""
+    def bucket(self, bucket: str, client: ClientNamespace | None = None) -> BucketAccess:
+        """A bucket created by a Job (idempotently, once per bucket) on this store."""
+        if bucket not in self._bucket_jobs:
+            self._bucket_jobs[bucket] = self._create_bucket_job(bucket)
+        return dataclasses.replace(self.access(bucket, client), ready=[self._bucket_jobs[bucket]])
+
+    def _credentials_for(self, client: ClientNamespace) -> k8s.core.v1.Secret:
+        """The store's keys as a Secret in the client namespace, and the network path from
+        that namespace's client pods to the store (once per namespace)."""
+        if client.name in self._client_secrets:
+            return self._client_secrets[client.name]
+        pulumi_name = f"{self._name}-client-{client.name}"
+        in_client = pulumi.ResourceOptions(parent=self, depends_on=[client.resource])
+        access_key, secret_key = self._keys
+        secret = k8s.core.v1.Secret(
+            pulumi_name,
+            metadata={
+                "name": f"{self._k8s_name}-credentials",
+                "namespace": client.name,
+                "labels": self._labels,
+            },
+            type="Opaque",
+            string_data={
+                "AWS_ACCESS_KEY_ID": access_key.result,
+                "AWS_SECRET_ACCESS_KEY": secret_key.result,
+            },
+            opts=in_client,
+        )
+        resources.allow_flow(
+            pulumi_name,
+            name=f"{self._k8s_name}-from-{client.name}"[:54].rstrip("-"),
+            labels=self._labels,
+            server_namespace=self._namespace,
+            server_labels=self._match,
+            client_namespace=client.name,
+            client_labels=self.client_labels,
+            port=S3_PORT,
+            opts=in_client,
+        )
+        self._client_secrets[client.name] = secret
+        return secret
+
+    def _create_bucket_job(self, bucket: str) -> k8s.batch.v1.Job:
         access = self.access(bucket)
         k8s_name = f"{self._k8s_name}-bucket-{bucket}"[:63].rstrip("-.")
         labels = pods.labels("seaweedfs", "bucket-init", k8s_name)
-        job = k8s.batch.v1.Job(
+        return k8s.batch.v1.Job(
             f"{self._name}-bucket-{bucket}",
             metadata={"name": k8s_name, "namespace": self._namespace, "labels": labels},
             spec={
@@ -232,4 +281,3 @@ class InClusterObjectStore(pulumi.ComponentResource):
             },
             opts=pulumi.ResourceOptions(parent=self, depends_on=[self.statefulset]),
         )
-        return dataclasses.replace(access, ready=[job])

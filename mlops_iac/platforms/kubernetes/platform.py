@@ -9,19 +9,12 @@ from __future__ import annotations
 import pulumi
 import pulumi_kubernetes as k8s
 
-from mlops_iac.k8s import network, pods, resources
-from mlops_iac.platforms.base import BucketAccess, DatabaseConnection
+from mlops_iac.k8s import pods, resources
+from mlops_iac.platforms.base import BucketAccess, ClientNamespace, DatabaseConnection
 from mlops_iac.spec import KindTarget, KubernetesTarget, StackSpec
 
 from .object_store import InClusterObjectStore
 from .postgres import InClusterPostgres
-
-PSS_LABELS = {
-    "pod-security.kubernetes.io/enforce": "restricted",
-    "pod-security.kubernetes.io/enforce-version": "latest",
-    "pod-security.kubernetes.io/warn": "restricted",
-    "pod-security.kubernetes.io/audit": "restricted",
-}
 
 
 class KubernetesPlatform(pulumi.ComponentResource):
@@ -42,26 +35,12 @@ class KubernetesPlatform(pulumi.ComponentResource):
         )
         scoped = pulumi.ResourceOptions(parent=self, provider=self.provider)
         labels = pods.labels("mlops-iac", "platform", spec.name)
-        self.namespace_resource = k8s.core.v1.Namespace(
-            f"{name}-namespace",
-            metadata={"name": spec.namespace, "labels": {**labels, **PSS_LABELS}},
-            opts=scoped,
+        self.namespace_resource = resources.hardened_namespace(
+            name, name=spec.namespace, labels=labels, opts=scoped
         )
         in_namespace = pulumi.ResourceOptions.merge(
             scoped, pulumi.ResourceOptions(depends_on=[self.namespace_resource])
         )
-        for policy, policy_spec in (
-            ("default-deny", network.default_deny()),
-            ("allow-dns", network.allow_dns_egress()),
-        ):
-            resources.network_policy(
-                f"{name}-{policy}",
-                name=policy,
-                namespace=spec.namespace,
-                labels=labels,
-                spec=policy_spec,
-                opts=in_namespace,
-            )
         self.gateway: k8s.apiextensions.CustomResource | None = None
         routing = spec.routing
         if routing.mode == "gateway" and routing.gateway_class is not None:
@@ -131,8 +110,9 @@ class KubernetesPlatform(pulumi.ComponentResource):
             )
         return self._postgres.database(name)
 
-    def bucket(self, name: str) -> BucketAccess:
-        """A bucket on the in-cluster object store."""
+    def bucket(self, name: str, client: ClientNamespace | None = None) -> BucketAccess:
+        """A bucket on the in-cluster object store; with `client`, its pods get a copy of
+        the store's credentials in their namespace and a network path to the store."""
         if self._object_store is None:
             defaults = self._spec.defaults
             self._object_store = InClusterObjectStore(
@@ -145,7 +125,7 @@ class KubernetesPlatform(pulumi.ComponentResource):
                 stateful=self.stateful_options(),
                 opts=self._children,
             )
-        return self._object_store.bucket(name)
+        return self._object_store.bucket(name, client)
 
 
 def _provider_args(target: KindTarget | KubernetesTarget) -> dict[str, str]:

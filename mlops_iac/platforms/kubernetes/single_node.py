@@ -7,7 +7,7 @@ from typing import Any
 
 import pulumi
 
-from mlops_iac.k8s import network, pods, resources
+from mlops_iac.k8s import pods, resources
 
 
 def statefulset_spec(
@@ -58,16 +58,16 @@ def client_network_policies(
     port: int,
     opts: pulumi.ResourceOptions,
 ) -> None:
-    """Let pods labelled `client_labels` reach the server's `port`, and nothing else in."""
-    for suffix, spec in (
-        ("ingress", network.allow_ingress(match, port, [network.pods_peer(client_labels)])),
-        ("egress", network.allow_egress(client_labels, port, [network.pods_peer(match)])),
-    ):
-        resources.network_policy(
-            f"{name}-allow-{suffix}",
-            name=f"{k8s_name}-allow-{suffix}",
-            namespace=namespace,
-            labels=labels,
-            spec=spec,
-            opts=opts,
-        )
+    """Let pods of `namespace` labelled `client_labels` reach the server's `port`, and
+    nothing else in."""
+    resources.allow_flow(
+        f"{name}-allow",
+        name=f"{k8s_name}-allow",
+        labels=labels,
+        server_namespace=namespace,
+        server_labels=match,
+        client_namespace=namespace,
+        client_labels=client_labels,
+        port=port,
+        opts=opts,
+    )

@@ -1,0 +1,157 @@
+"""Pure builders for a training job's CronJob: the trainer's command line, its container,
+the pod and the Job template. Plain dicts in the Kubernetes API's camelCase."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from mlops_iac import versions
+from mlops_iac.k8s import pods
+from mlops_iac.spec import ResourceRequirements, TrainingJobSpec
+from mlops_iac.workloads.exit_codes import EXIT_INVALID_CONFIG
+
+CONTAINER = "trainer"
+"""Name of the trainer container (podFailurePolicy rules refer to it)."""
+TRAINER_MODULE = "mlops_iac.workloads.train"
+GPU_RESOURCE = "nvidia.com/gpu"
+GPU_TOLERATION = {"key": GPU_RESOURCE, "operator": "Exists", "effect": "NoSchedule"}
+"""GPU nodes are tainted `nvidia.com/gpu:NoSchedule` so that only GPU jobs land there."""
+ON_DEMAND_SCHEDULE = "@yearly"
+"""The schedule of a job that has none: its CronJob is suspended, so it never fires."""
+ON_DEMAND_ANNOTATION = "mlops-iac.dev/on-demand-only"
+QUEUE_LABEL = "kueue.x-k8s.io/queue-name"
+JOB_LABEL = "mlops-iac.dev/training-job"
+"""Carried by a training job's CronJob, Jobs and pods: the job's name."""
+HISTORY_LIMIT = 3
+STARTING_DEADLINE_SECONDS = 600
+"""A run that could not start within 10 minutes of its time is skipped, not run late."""
+FINISHED_TTL_SECONDS = 7 * 24 * 3600
+"""Finished Jobs (and their logs) are deleted after a week, on-demand ones included."""
+
+
+def trainer_args(job: TrainingJobSpec) -> list[str]:
+    """The built-in trainer's flags for `job` (`python -m mlops_iac.workloads.train ...`)."""
+    assert job.dataset is not None  # the spec requires it without a command
+    args = [
+        f"--model-name={job.registered_model}",
+        f"--dataset={job.dataset}",
+        f"--target={job.target}",
+        f"--estimator={job.estimator}",
+        f"--params={json.dumps(job.params, sort_keys=True)}",
+        f"--metric={job.metric}",
+        f"--holdout-fraction={job.holdout_fraction}",
+        f"--seed={job.seed}",
+    ]
+    if job.min_metric is not None:
+        args.append(f"--min-metric={job.min_metric}")
+    return args
+
+
+def trainer_command(job: TrainingJobSpec) -> list[str]:
+    """The container command: the built-in trainer, or the job's own `command`.
+
+    In a Job, "trained but not promoted" exits 0: the run did its work, and a non-zero exit
+    would be retried and counted as a failure.
+    """
+    if job.command is not None:
+        return list(job.command)
+    return ["python", "-m", TRAINER_MODULE, *trainer_args(job), "--succeed-when-not-promoted"]
+
+
+def container_resources(job: TrainingJobSpec, default: ResourceRequirements) -> dict[str, Any]:
+    """Requests and limits: the job's (or the profile's), plus its GPUs."""
+    result = (job.resources or default).to_kubernetes()
+    if job.gpu:
+        result["requests"][GPU_RESOURCE] = str(job.gpu)
+        result["limits"][GPU_RESOURCE] = str(job.gpu)
+    return result
+
+
+def pod_failure_policy(job: TrainingJobSpec) -> dict[str, Any]:
+    """Evictions and preemptions do not count as failures; an invalid trainer config fails
+    the Job at once (retrying cannot fix it)."""
+    rules: list[dict[str, Any]] = [
+        {"action": "Ignore", "onPodConditions": [{"type": "DisruptionTarget"}]}
+    ]
+    if job.command is None:
+        rules.append(
+            {
+                "action": "FailJob",
+                "onExitCodes": {
+                    "containerName": CONTAINER,
+                    "operator": "In",
+                    "values": [EXIT_INVALID_CONFIG],
+                },
+            }
+        )
+    return {"rules": rules}
+
+
+def pod_spec(
+    job: TrainingJobSpec,
+    *,
+    image: str,
+    env: list[dict[str, Any]],
+    resources: dict[str, Any],
+    service_account: str,
+) -> dict[str, Any]:
+    """The trainer pod: Pod Security `restricted`, no API token, never restarted in place
+    (the Job retries with a new pod), GPU toleration when it asks for GPUs."""
+    spec: dict[str, Any] = {
+        "restartPolicy": "Never",
+        "serviceAccountName": service_account,
+        "automountServiceAccountToken": False,
+        "securityContext": pods.pod_security_context(versions.RUNTIME_UID),
+        "containers": [
+            {
+                "name": CONTAINER,
+                "image": image,
+                "command": trainer_command(job),
+                "env": [
+                    *env,
+                    pods.env_value("HOME", "/tmp"),
+                    *(pods.env_value(key, value) for key, value in sorted(job.env.items())),
+                ],
+                "resources": resources,
+                "securityContext": pods.container_security_context(),
+                "volumeMounts": [{"name": "tmp", "mountPath": "/tmp"}],
+            }
+        ],
+        "volumes": [pods.scratch_volume("tmp", "4Gi")],
+    }
+    if job.node_selector:
+        spec["nodeSelector"] = dict(job.node_selector)
+    if job.gpu:
+        spec["tolerations"] = [GPU_TOLERATION]
+    return spec
+
+
+def cronjob_spec(
+    job: TrainingJobSpec,
+    *,
+    pod: dict[str, Any],
+    pod_labels: dict[str, str],
+    job_labels: dict[str, str],
+) -> dict[str, Any]:
+    """The CronJob: never two runs at once, a bounded history, a deadline per run, and
+    suspended when the job has no schedule (it then runs only on demand)."""
+    return {
+        "schedule": job.schedule or ON_DEMAND_SCHEDULE,
+        "timeZone": job.time_zone,
+        "suspend": job.schedule is None,
+        "concurrencyPolicy": "Forbid",
+        "startingDeadlineSeconds": STARTING_DEADLINE_SECONDS,
+        "successfulJobsHistoryLimit": HISTORY_LIMIT,
+        "failedJobsHistoryLimit": HISTORY_LIMIT,
+        "jobTemplate": {
+            "metadata": {"labels": job_labels},
+            "spec": {
+                "backoffLimit": job.backoff_limit,
+                "activeDeadlineSeconds": job.deadline_minutes * 60,
+                "ttlSecondsAfterFinished": FINISHED_TTL_SECONDS,
+                "podFailurePolicy": pod_failure_policy(job),
+                "template": {"metadata": {"labels": pod_labels}, "spec": pod},
+            },
+        },
+    }
