@@ -4,6 +4,8 @@ kube-apiserver: the API server accepts every object (schema, defaulting, Pod Sec
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -51,6 +53,11 @@ def live(plane: ControlPlane, manifest: dict[str, Any]) -> dict[str, Any]:
         args += ["-n", meta["namespace"]]
     result: dict[str, Any] = plane.get(*args)
     return result
+
+
+def identity(manifest: dict[str, Any]) -> tuple[str, str, str]:
+    meta = manifest["metadata"]
+    return manifest["kind"], meta.get("namespace", ""), meta["name"]
 
 
 def wait_until(check: Any, timeout: float = 90) -> Any:
@@ -133,6 +140,7 @@ def test_setup_jobs_run_to_completion(control_plane, applied):
 
     assert sorted(wait_until(complete)) == [
         "local-postgres-mlflow-init",
+        "local-s3-bucket-datasets",
         "local-s3-bucket-mlflow-artifacts",
     ]
 
@@ -145,8 +153,7 @@ def test_changing_one_value_changes_only_what_it_should(control_plane, applied):
     stateful += [("secret", m["metadata"]["name"]) for m in applied if m["kind"] == "Secret"]
     before = {key: control_plane.get(key[0], key[1], "-n", "mlops") for key in stateful}
     generations = {
-        (m["kind"], m["metadata"]["name"]): live(control_plane, m)["metadata"].get("generation")
-        for m in applied
+        identity(m): live(control_plane, m)["metadata"].get("generation") for m in applied
     }
 
     project = PulumiProject.load(REPO)
@@ -161,15 +168,14 @@ def test_changing_one_value_changes_only_what_it_should(control_plane, applied):
     )  # fmt: skip
 
     changed = {
-        (m["kind"], m["metadata"]["name"])
+        identity(m)
         for m in manifests
-        if (m["kind"], m["metadata"]["name"]) in generations
-        and live(control_plane, m)["metadata"].get("generation")
-        != generations[(m["kind"], m["metadata"]["name"])]
+        if identity(m) in generations
+        and live(control_plane, m)["metadata"].get("generation") != generations[identity(m)]
     }
-    added = {(m["kind"], m["metadata"]["name"]) for m in manifests} - generations.keys()
-    assert changed == {("Deployment", "mlflow")}
-    assert added == {("PodDisruptionBudget", "mlflow")}
+    added = {identity(m) for m in manifests} - generations.keys()
+    assert changed == {("Deployment", "mlops", "mlflow")}
+    assert added == {("PodDisruptionBudget", "mlops", "mlflow")}
     for key, old in before.items():
         now = control_plane.get(key[0], key[1], "-n", "mlops")
         assert now["metadata"]["uid"] == old["metadata"]["uid"], key
@@ -217,3 +223,90 @@ def test_a_stack_with_serving_endpoints_and_a_canary_comes_up(control_plane):
     assert monitor["spec"]["endpoints"][0]["port"] == "metrics"
     hpa = control_plane.get("hpa", "churn", "-n", "serving-test")
     assert (hpa["spec"]["minReplicas"], hpa["spec"]["maxReplicas"]) == (2, 4)
+
+
+def train_command(plane: ControlPlane, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "mlops_iac.cli", "train", "demo", "--stack", "local",
+         "--dir", str(REPO), "--kubeconfig", str(plane.kubeconfig), "--context",
+         "controlplane", *args],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+
+
+def test_the_training_namespace_holds_its_quota_and_an_on_demand_cronjob(control_plane, applied):
+    quota = control_plane.get("resourcequota", "training", "-n", "mlops-training")
+    cronjob = control_plane.get("cronjob", "demo", "-n", "mlops-training")
+
+    assert quota["spec"]["hard"]["requests.cpu"] == "4"
+    assert quota["spec"]["hard"]["requests.nvidia.com/gpu"] == "0"
+    assert cronjob["spec"]["suspend"] is True
+    assert cronjob["spec"]["concurrencyPolicy"] == "Forbid"
+
+
+def test_train_starts_a_run_from_the_cronjob_template_that_passes_admission(control_plane, applied):
+    """The Job `mlops-iac train` creates is the CronJob's template; its pod passes Pod
+    Security `restricted` and the namespace's ResourceQuota (kwok then runs it)."""
+    started = train_command(control_plane, "--no-wait")
+
+    assert started.returncode == 0, started.stderr
+    run = started.stdout.strip().rsplit("/", 1)[-1]
+    assert run.startswith("demo-run-")
+    job = control_plane.get("job", run, "-n", "mlops-training")
+    cronjob = control_plane.get("cronjob", "demo", "-n", "mlops-training")
+    template = cronjob["spec"]["jobTemplate"]["spec"]["template"]["spec"]
+    assert job["spec"]["template"]["spec"]["containers"] == template["containers"]
+    assert job["metadata"]["ownerReferences"][0]["uid"] == cronjob["metadata"]["uid"]
+    assert job["metadata"]["annotations"]["cronjob.kubernetes.io/instantiate"] == "manual"
+
+    def pods() -> list[dict[str, Any]]:
+        found = control_plane.get("pods", "-n", "mlops-training", "-l", f"job-name={run}")
+        return list(found["items"])
+
+    (pod,) = wait_until(pods)
+    assert pod["spec"]["containers"][0]["resources"]["limits"] == {"cpu": "2", "memory": "2Gi"}
+
+
+def test_train_refuses_a_second_run_while_one_is_active(control_plane, applied):
+    holding = {
+        "apiVersion": "batch/v1",
+        "kind": "Job",
+        "metadata": {
+            "name": "demo-held",
+            "namespace": "mlops-training",
+            "labels": {"mlops-iac.dev/training-job": "demo"},
+        },
+        "spec": {
+            "suspend": True,
+            "template": control_plane.get("cronjob", "demo", "-n", "mlops-training")["spec"][
+                "jobTemplate"
+            ]["spec"]["template"],
+        },
+    }
+    control_plane.kubectl("apply", "-f", "-", stdin=yaml.safe_dump(holding))
+    try:
+        refused = train_command(control_plane, "--no-wait")
+    finally:
+        control_plane.kubectl("delete", "job", "demo-held", "-n", "mlops-training")
+
+    assert refused.returncode == 1
+    assert "training job 'demo' is already running: " in refused.stderr
+    assert "demo-held" in refused.stderr
+
+
+def test_train_names_a_missing_job_and_an_unreachable_cluster(control_plane, applied, tmp_path):
+    missing = subprocess.run(
+        [sys.executable, "-m", "mlops_iac.cli", "train", "nope", "--stack", "local",
+         "--dir", str(REPO), "--kubeconfig", str(control_plane.kubeconfig)],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    nowhere = subprocess.run(
+        [sys.executable, "-m", "mlops_iac.cli", "train", "demo", "--stack", "local",
+         "--dir", str(REPO), "--kubeconfig", str(tmp_path / "absent")],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+
+    assert missing.returncode == 2
+    assert "no training job 'nope'; jobs: demo" in missing.stderr
+    assert nowhere.returncode == 2
+    assert "cannot reach the stack's cluster" in nowhere.stderr

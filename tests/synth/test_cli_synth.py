@@ -78,12 +78,14 @@ def test_outputs_json_lists_the_stack_outputs(local_out: Path) -> None:
     outputs = json.loads((local_out / "outputs.json").read_text())
     assert outputs["registry_tracking_uri"] == "http://mlflow.mlops.svc.cluster.local:5000"
     assert outputs["registry_external_url"] == "http://mlflow.localtest.me"
+    assert outputs["training_namespace"] == "mlops-training"
+    assert outputs["training_jobs"] == ["demo"]
 
 
 def test_the_local_stack_validates_with_zero_failures(local_out: Path) -> None:
     result = runner.invoke(app, ["validate", str(local_out)])
     assert result.exit_code == 0, result.output
-    assert "21 manifests, 0 failures" in result.output
+    assert "37 manifests, 0 failures" in result.output
 
 
 def test_validate_reports_one_line_per_failure(tmp_path: Path) -> None:
