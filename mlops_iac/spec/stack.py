@@ -18,7 +18,7 @@ from .routing import RoutingSpec
 from .serving import EndpointSpec
 from .target import Target
 from .training import TrainingSpec
-from .types import Dns1123Label, ImageRef, ShortName, SpecModel
+from .types import Dns1123Label, ImageRef, ShortName, SpecModel, repeated_names
 
 CONFIG_NAMESPACE = "mlops"
 """Pulumi config namespace of the spec: `mlops:<field>` mirrors each StackSpec field."""
@@ -64,10 +64,9 @@ class StackSpec(SpecModel):
     @field_validator("serving")
     @classmethod
     def _unique_endpoint_names(cls, endpoints: list[EndpointSpec]) -> list[EndpointSpec]:
-        names = [endpoint.name for endpoint in endpoints]
-        duplicates = sorted({name for name in names if names.count(name) > 1})
-        if duplicates:
-            raise ValueError(f"endpoint names must be unique; repeated: {', '.join(duplicates)}")
+        repeated = repeated_names([endpoint.name for endpoint in endpoints])
+        if repeated:
+            raise ValueError(f"endpoint names must be unique; repeated: {', '.join(repeated)}")
         return endpoints
 
     @model_validator(mode="after")

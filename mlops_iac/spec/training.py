@@ -18,6 +18,7 @@ from .types import (
     ShortName,
     SpecModel,
     quantity_value,
+    repeated_names,
 )
 
 BUNDLED_DATASETS = ("breast_cancer", "diabetes", "iris", "wine")
@@ -244,8 +245,7 @@ class TrainingSpec(SpecModel):
     @field_validator("jobs")
     @classmethod
     def _unique_job_names(cls, jobs: list[TrainingJobSpec]) -> list[TrainingJobSpec]:
-        names = [job.name for job in jobs]
-        repeated = sorted({name for name in names if names.count(name) > 1})
+        repeated = repeated_names([job.name for job in jobs])
         if repeated:
             raise ValueError(f"job names must be unique; repeated: {', '.join(repeated)}")
         return jobs

@@ -151,3 +151,8 @@ class ResourceRequirements(SpecModel):
 def _format_cpu(cores: Decimal) -> str:
     millicores = int(cores * 1000)
     return str(millicores // 1000) if millicores % 1000 == 0 else f"{millicores}m"
+
+
+def repeated_names(names: list[str]) -> list[str]:
+    """The names that occur more than once, sorted."""
+    return sorted({name for name in names if names.count(name) > 1})
