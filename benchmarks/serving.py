@@ -42,7 +42,7 @@ from mlops_iac.testing.local_servers import (  # noqa: E402
     LOOPBACK,
     free_port,
     mlflow_server,
-    mlserver_venv,
+    pinned_venv,
     stop_process_group,
     venv_environ,
     wait_for_http,
@@ -190,7 +190,7 @@ def main() -> None:
                     port, "/invocations", mlflow_body, frame, args.requests
                 )
 
-        bin_dir = mlserver_venv(REPO / "images" / "runtime" / "mlserver-requirements.txt")
+        bin_dir = pinned_venv(REPO / "images" / "runtime" / "mlserver-requirements.txt", "mlserver")
         models = Path(tmp) / "models"
         fetch = [p.replace(MODELS_DIR, str(models)) for p in fetch_model_command(model_uri)]
         subprocess.run(fetch, env=env, check=True, stdout=subprocess.DEVNULL)

@@ -15,6 +15,7 @@ _EXPORTS = {
     "StackSpec": "mlops_iac.spec",
     "SpecError": "mlops_iac.spec",
     "RegistrySpec": "mlops_iac.spec",
+    "FeatureStore": "mlops_iac.components.feature_store",
     "MLOpsStack": "mlops_iac.components.stack",
     "ModelRegistry": "mlops_iac.components.registry",
     "ServingEndpoint": "mlops_iac.components.serving",
@@ -22,6 +23,7 @@ _EXPORTS = {
 }
 
 if TYPE_CHECKING:
+    from mlops_iac.components.feature_store import FeatureStore
     from mlops_iac.components.registry import ModelRegistry
     from mlops_iac.components.serving import ServingEndpoint
     from mlops_iac.components.stack import MLOpsStack
@@ -29,6 +31,7 @@ if TYPE_CHECKING:
     from mlops_iac.spec import RegistrySpec, SpecError, StackSpec
 
 __all__ = [
+    "FeatureStore",
     "MLOpsStack",
     "ModelRegistry",
     "RegistrySpec",

@@ -42,3 +42,17 @@ KUEUE_CHART = "oci://registry.k8s.io/kueue/charts/kueue"
 """Kueue's Helm chart (kubernetes-sigs/kueue charts/kueue; installs its CRDs as templates).
 Version from ../shared/FACTS.md (checked 2026-11); values keys `controllerManager.manager.
 resources` from the chart's values.yaml and README. Optional: only with `training.kueue`."""
+
+REDIS_VERSION = "8.10.2"
+REDIS_IMAGE = f"docker.io/library/redis:{REDIS_VERSION}-trixie"
+"""Official redis image (docker-library/official-images `library/redis`, checked 2026-11:
+8.10.2 is the newest; `-trixie` is the Debian variant). Its `redis` user is uid 999.
+The feature store's online store on kind and existing clusters."""
+REDIS_UID = 999
+
+FEAST_VERSION = "0.67.0"
+"""Feast in the runtime image's /opt/feast venv (images/runtime/feast-requirements.txt); its
+CLI runs `feast apply`, materialization and `feast serve`. Feast's own feature-server image
+(`quay.io/feastdev/feature-server:0.67.0`, Python 3.12) lacks s3fs, which the file offline
+store needs to read Parquet from an S3 API."""
+FEAST_BIN = "/opt/feast/bin/feast"

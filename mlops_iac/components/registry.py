@@ -123,10 +123,7 @@ class ModelRegistry(pulumi.ComponentResource):
             spec={
                 "replicas": replicas,
                 "selector": {"matchLabels": match},
-                "strategy": {
-                    "type": "RollingUpdate",
-                    "rollingUpdate": {"maxUnavailable": 0, "maxSurge": 1},
-                },
+                "strategy": pods.ZERO_DOWNTIME_ROLLOUT,
                 "template": {
                     "metadata": {"labels": pod_labels},
                     "spec": _pod_spec(

@@ -30,8 +30,6 @@ ENDPOINT_LABEL = "mlops-iac.dev/endpoint"
 """Carried by the stable and the challenger pods of one endpoint."""
 KSERVE_PREDICTOR_PORT = 80
 """KServe's `<name>-predictor` Service port in Standard mode."""
-ROLLING_UPDATE = {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 0, "maxSurge": 1}}
-"""Zero-downtime rollouts: a new pod is ready before an old one goes."""
 
 
 def backend_refs(
@@ -176,7 +174,7 @@ class ServingEndpoint(pulumi.ComponentResource):
         the scale it chose)."""
         deployment_spec: dict[str, Any] = {
             "selector": {"matchLabels": match},
-            "strategy": ROLLING_UPDATE,
+            "strategy": pods.ZERO_DOWNTIME_ROLLOUT,
             "template": {"metadata": template_metadata, "spec": pod_spec},
         }
         if replicas is not None:
@@ -199,16 +197,8 @@ class ServingEndpoint(pulumi.ComponentResource):
             opts=self._child,
         )
         if endpoint.service_monitor:
-            k8s.apiextensions.CustomResource(
-                f"{name}-servicemonitor",
-                api_version="monitoring.coreos.com/v1",
-                kind="ServiceMonitor",
-                metadata=metadata,
-                spec={
-                    "selector": {"matchLabels": match},
-                    "endpoints": [{"port": "metrics", "path": "/metrics", "interval": "30s"}],
-                },
-                opts=self._child,
+            resources.service_monitor(
+                f"{name}-servicemonitor", metadata=metadata, match=match, opts=self._child
             )
 
     def _autoscaler(
@@ -257,7 +247,7 @@ class ServingEndpoint(pulumi.ComponentResource):
             "labels": template_metadata["labels"],
             "minReplicas": autoscaling.min if autoscaling else replicas,
             "maxReplicas": autoscaling.max if autoscaling else replicas,
-            "deploymentStrategy": ROLLING_UPDATE,
+            "deploymentStrategy": pods.ZERO_DOWNTIME_ROLLOUT,
         }
         if "annotations" in template_metadata:
             predictor["annotations"] = template_metadata["annotations"]

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pulumi
 
+from mlops_iac.components.feature_repo import FeatureRepo
+from mlops_iac.components.feature_store import FeatureStore
 from mlops_iac.components.registry import ModelRegistry
 from mlops_iac.components.serving import ServingEndpoint
 from mlops_iac.components.training import TrainingCluster
@@ -17,7 +19,8 @@ class MLOpsStack(pulumi.ComponentResource):
     Outputs: `namespace`, and for the registry `registry_tracking_uri`,
     `registry_external_url`, `registry_artifact_bucket`; for each endpoint E
     `serving_E_url`, `serving_E_external_url`, `serving_E_challenger_url`; for training
-    `training_namespace` and `training_jobs`.
+    `training_namespace` and `training_jobs`; for the feature store `feature_server_url` and
+    `feature_server_external_url`.
     """
 
     platform: Platform
@@ -26,6 +29,8 @@ class MLOpsStack(pulumi.ComponentResource):
     """The model registry, when enabled."""
     endpoints: dict[str, ServingEndpoint]
     """Serving endpoints by name."""
+    feature_store: FeatureStore | None
+    """The Feast feature store, when the spec has `feature_store`."""
     training: TrainingCluster | None
     """The training namespace and jobs, when the spec has `training`."""
 
@@ -34,6 +39,9 @@ class MLOpsStack(pulumi.ComponentResource):
     ) -> None:
         super().__init__("mlops:index:MLOpsStack", name, None, opts)
         self.spec = spec
+        # Read and check the feature repo before anything is registered: a bad repo is a spec
+        # error, and nothing may be half-created.
+        feature_repo = FeatureRepo.load(spec.feature_store.repo) if spec.feature_store else None
         self.platform = create_platform(
             f"{name}-platform", spec, pulumi.ResourceOptions(parent=self)
         )
@@ -64,6 +72,19 @@ class MLOpsStack(pulumi.ComponentResource):
                 f"serving_{endpoint.name}_url": served.url,
                 f"serving_{endpoint.name}_external_url": served.external_url,
                 f"serving_{endpoint.name}_challenger_url": served.challenger_url,
+            }
+        self.feature_store = None
+        if spec.feature_store is not None and feature_repo is not None:
+            self.feature_store = FeatureStore(
+                f"{name}-feature-store",
+                spec,
+                self.platform,
+                feature_repo,
+                pulumi.ResourceOptions(parent=self),
+            )
+            outputs |= {
+                "feature_server_url": self.feature_store.url,
+                "feature_server_external_url": self.feature_store.external_url,
             }
         self.training = None
         if spec.training is not None:

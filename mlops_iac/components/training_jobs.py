@@ -7,7 +7,7 @@ import json
 from typing import Any
 
 from mlops_iac import versions
-from mlops_iac.k8s import pods
+from mlops_iac.k8s import jobs, pods
 from mlops_iac.spec import ResourceRequirements, TrainingJobSpec
 from mlops_iac.workloads.exit_codes import EXIT_INVALID_CONFIG
 
@@ -23,11 +23,6 @@ ON_DEMAND_ANNOTATION = "mlops-iac.dev/on-demand-only"
 QUEUE_LABEL = "kueue.x-k8s.io/queue-name"
 JOB_LABEL = "mlops-iac.dev/training-job"
 """Carried by a training job's CronJob, Jobs and pods: the job's name."""
-HISTORY_LIMIT = 3
-STARTING_DEADLINE_SECONDS = 600
-"""A run that could not start within 10 minutes of its time is skipped, not run late."""
-FINISHED_TTL_SECONDS = 7 * 24 * 3600
-"""Finished Jobs (and their logs) are deleted after a week, on-demand ones included."""
 
 
 def trainer_args(job: TrainingJobSpec) -> list[str]:
@@ -134,24 +129,16 @@ def cronjob_spec(
     pod_labels: dict[str, str],
     job_labels: dict[str, str],
 ) -> dict[str, Any]:
-    """The CronJob: never two runs at once, a bounded history, a deadline per run, and
-    suspended when the job has no schedule (it then runs only on demand)."""
-    return {
-        "schedule": job.schedule or ON_DEMAND_SCHEDULE,
-        "timeZone": job.time_zone,
-        "suspend": job.schedule is None,
-        "concurrencyPolicy": "Forbid",
-        "startingDeadlineSeconds": STARTING_DEADLINE_SECONDS,
-        "successfulJobsHistoryLimit": HISTORY_LIMIT,
-        "failedJobsHistoryLimit": HISTORY_LIMIT,
-        "jobTemplate": {
-            "metadata": {"labels": job_labels},
-            "spec": {
-                "backoffLimit": job.backoff_limit,
-                "activeDeadlineSeconds": job.deadline_minutes * 60,
-                "ttlSecondsAfterFinished": FINISHED_TTL_SECONDS,
-                "podFailurePolicy": pod_failure_policy(job),
-                "template": {"metadata": {"labels": pod_labels}, "spec": pod},
-            },
-        },
-    }
+    """The job's CronJob, suspended when the job has no schedule (it then runs only on
+    demand)."""
+    return jobs.cronjob_spec(
+        schedule=job.schedule or ON_DEMAND_SCHEDULE,
+        time_zone=job.time_zone,
+        suspend=job.schedule is None,
+        job_labels=job_labels,
+        pod_labels=pod_labels,
+        pod=pod,
+        backoff_limit=job.backoff_limit,
+        deadline_seconds=job.deadline_minutes * 60,
+        pod_failure_policy=pod_failure_policy(job),
+    )

@@ -12,6 +12,11 @@ import pulumi
 
 MANAGED_BY = "mlops-iac"
 RUNTIME_DEFAULT_SECCOMP = {"type": "RuntimeDefault"}
+ZERO_DOWNTIME_ROLLOUT = {
+    "type": "RollingUpdate",
+    "rollingUpdate": {"maxUnavailable": 0, "maxSurge": 1},
+}
+"""A Deployment strategy where a new pod is ready before an old one goes."""
 
 
 def labels(app: str, component: str, instance: str, version: str | None = None) -> dict[str, str]:

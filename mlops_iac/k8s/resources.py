@@ -113,3 +113,26 @@ def allow_flow(
             spec=spec,
             opts=opts,
         )
+
+
+def service_monitor(
+    pulumi_name: str,
+    *,
+    metadata: dict[str, Any],
+    match: dict[str, str],
+    opts: pulumi.ResourceOptions,
+    port: str = "metrics",
+) -> k8s.apiextensions.CustomResource:
+    """A Prometheus Operator ServiceMonitor scraping `/metrics` on the named Service port of
+    the Services labelled `match`, every 30 s."""
+    return k8s.apiextensions.CustomResource(
+        pulumi_name,
+        api_version="monitoring.coreos.com/v1",
+        kind="ServiceMonitor",
+        metadata=metadata,
+        spec={
+            "selector": {"matchLabels": match},
+            "endpoints": [{"port": port, "path": "/metrics", "interval": "30s"}],
+        },
+        opts=opts,
+    )

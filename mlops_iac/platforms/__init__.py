@@ -6,13 +6,21 @@ import pulumi
 
 from mlops_iac.spec import StackSpec
 
-from .base import BucketAccess, ClientNamespace, DatabaseConnection, Platform, SecretKeyRef
+from .base import (
+    BucketAccess,
+    ClientNamespace,
+    DatabaseConnection,
+    Platform,
+    RedisConnection,
+    SecretKeyRef,
+)
 
 __all__ = [
     "BucketAccess",
     "ClientNamespace",
     "DatabaseConnection",
     "Platform",
+    "RedisConnection",
     "SecretKeyRef",
     "create_platform",
 ]

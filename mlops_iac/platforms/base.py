@@ -107,6 +107,29 @@ class BucketAccess:
         return result
 
 
+@dataclass(frozen=True)
+class RedisConnection:
+    """A Redis server a component may use (the feature store's online store)."""
+
+    host: pulumi.Input[str]
+    port: int
+    password: SecretKeyRef
+    tls: bool = False
+    """Whether clients must connect with TLS (managed services); in-cluster Redis is plain."""
+    client_labels: dict[str, str] = field(default_factory=dict)
+    """Pod labels that open the network path to the server."""
+    ready: list[pulumi.Resource] = field(default_factory=list)
+    """Resources that must exist before a client starts."""
+
+    def env(self, prefix: str) -> list[dict[str, Any]]:
+        """`<prefix>_HOST`, `_PORT` as values and `_PASSWORD` from the Secret."""
+        return [
+            env_value(f"{prefix}_HOST", self.host),
+            env_value(f"{prefix}_PORT", str(self.port)),
+            self.password.env(f"{prefix}_PASSWORD"),
+        ]
+
+
 class Platform(Protocol):
     """What every target offers to components."""
 
@@ -130,6 +153,10 @@ class Platform(Protocol):
 
     def database(self, name: str) -> DatabaseConnection:
         """A database (and its own role) for one component."""
+        ...
+
+    def redis(self) -> RedisConnection:
+        """The stack's Redis (created on first use)."""
         ...
 
     def bucket(self, name: str, client: ClientNamespace | None = None) -> BucketAccess:

@@ -1,6 +1,7 @@
 """The typed stack spec: frozen pydantic models, loadable from dicts, YAML and Pulumi config."""
 
 from .errors import SpecError, SpecIssue
+from .feature_store import FeatureServerSpec, FeatureStoreSpec, MaterializeSpec
 from .profiles import DataProtection, Profile, ProfileDefaults, defaults_for
 from .registry import RegistrySpec
 from .routing import ExposeSpec, RoutingSpec
@@ -30,8 +31,11 @@ __all__ = [
     "DistributedSpec",
     "EndpointSpec",
     "ExposeSpec",
+    "FeatureServerSpec",
+    "FeatureStoreSpec",
     "KindTarget",
     "KubernetesTarget",
+    "MaterializeSpec",
     "ObjectStoreSpec",
     "PostgresSpec",
     "Profile",

@@ -26,6 +26,11 @@ class ProfileDefaults:
     serving_workers: int
     serving_resources: ResourceRequirements
     training_resources: ResourceRequirements
+    feature_server_replicas: int
+    feature_server_resources: ResourceRequirements
+    feast_job_resources: ResourceRequirements
+    redis_storage: str
+    redis_resources: ResourceRequirements
     data_protection: DataProtection
     spread_across_nodes: bool
 
@@ -53,6 +58,17 @@ _PROFILES: dict[str, ProfileDefaults] = {
         training_resources=ResourceRequirements(
             cpu="500m", memory="1Gi", cpu_limit="2", memory_limit="2Gi"
         ),
+        feature_server_replicas=1,
+        feature_server_resources=ResourceRequirements(
+            cpu="100m", memory="384Mi", cpu_limit="1", memory_limit="1Gi"
+        ),
+        feast_job_resources=ResourceRequirements(
+            cpu="100m", memory="512Mi", cpu_limit="1", memory_limit="1Gi"
+        ),
+        redis_storage="1Gi",
+        redis_resources=ResourceRequirements(
+            cpu="50m", memory="64Mi", cpu_limit="500m", memory_limit="256Mi"
+        ),
         data_protection="retain",
         spread_across_nodes=False,
     ),
@@ -79,6 +95,17 @@ _PROFILES: dict[str, ProfileDefaults] = {
         ),
         training_resources=ResourceRequirements(
             cpu="1", memory="4Gi", cpu_limit="4", memory_limit="4Gi"
+        ),
+        feature_server_replicas=2,
+        feature_server_resources=ResourceRequirements(
+            cpu="500m", memory="1Gi", cpu_limit="2", memory_limit="2Gi"
+        ),
+        feast_job_resources=ResourceRequirements(
+            cpu="500m", memory="2Gi", cpu_limit="2", memory_limit="4Gi"
+        ),
+        redis_storage="10Gi",
+        redis_resources=ResourceRequirements(
+            cpu="250m", memory="512Mi", cpu_limit="1", memory_limit="1Gi"
         ),
         data_protection="protect",
         spread_across_nodes=True,

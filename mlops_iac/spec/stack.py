@@ -12,6 +12,7 @@ from pydantic import Field, ValidationError, field_validator, model_validator
 from mlops_iac import versions
 
 from .errors import SpecError, from_validation_error
+from .feature_store import FeatureStoreSpec
 from .profiles import DataProtection, Profile, ProfileDefaults, defaults_for
 from .registry import RegistrySpec
 from .routing import RoutingSpec
@@ -51,6 +52,9 @@ class StackSpec(SpecModel):
     )
     serving: list[EndpointSpec] = Field(
         default_factory=list, description="Inference endpoints serving registry models."
+    )
+    feature_store: FeatureStoreSpec | None = Field(
+        default=None, description="The Feast feature store."
     )
     training: TrainingSpec | None = Field(
         default=None, description="Training jobs in their own quota-bound namespace."
@@ -94,6 +98,12 @@ class StackSpec(SpecModel):
             )
         self.training.check_quota(self.defaults.training_resources)
         return self
+
+    @property
+    def feast_project(self) -> str:
+        """The Feast project: `feature_store.project` or the stack name with '_' for '-'."""
+        configured = self.feature_store.project if self.feature_store else None
+        return configured or self.name.replace("-", "_")
 
     @property
     def training_namespace(self) -> str:

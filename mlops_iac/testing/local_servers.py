@@ -183,13 +183,14 @@ def s3_server() -> Iterator[S3Server]:
         server.stop()
 
 
-def mlserver_venv(requirements: Path, cache: Path | None = None) -> Path:
-    """A venv with MLServer installed from `requirements` (its own: MLServer pins an old
-    FastAPI), created once per content of that file; returns its `bin` folder."""
+def pinned_venv(requirements: Path, name: str, cache: Path | None = None) -> Path:
+    """A venv with exactly `requirements` installed, as the runtime image has it under
+    `/opt/<name>` (MLServer and Feast each pin what the trainer's venv is past), created once
+    per content of that file under `~/.cache/mlops-iac/<name>/`; returns its `bin` folder."""
     import hashlib
 
     digest = hashlib.sha256(requirements.read_bytes()).hexdigest()[:16]
-    root = (cache or Path.home() / ".cache" / "mlops-iac" / "mlserver") / digest
+    root = (cache or Path.home() / ".cache" / "mlops-iac" / name) / digest
     ready = root / ".installed"
     if not ready.exists():
         subprocess.run([sys.executable, "-m", "venv", "--clear", str(root)], check=True)

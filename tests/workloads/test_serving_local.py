@@ -23,7 +23,7 @@ from mlops_iac.testing.local_servers import (
     LOOPBACK,
     MlflowServer,
     free_port,
-    mlserver_venv,
+    pinned_venv,
     stop_process_group,
     venv_environ,
     wait_for_http,
@@ -57,7 +57,7 @@ def champion(mlflow_server: MlflowServer) -> str:
 def mlserver_bin() -> Path:
     """MLServer's own venv, built from the same requirements file as the runtime image."""
     try:
-        return mlserver_venv(REPO / "images" / "runtime" / "mlserver-requirements.txt")
+        return pinned_venv(REPO / "images" / "runtime" / "mlserver-requirements.txt", "mlserver")
     except (subprocess.SubprocessError, OSError) as error:
         if os.environ.get("CI"):
             raise

@@ -10,11 +10,17 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from mlops_iac.k8s import pods, resources
-from mlops_iac.platforms.base import BucketAccess, ClientNamespace, DatabaseConnection
+from mlops_iac.platforms.base import (
+    BucketAccess,
+    ClientNamespace,
+    DatabaseConnection,
+    RedisConnection,
+)
 from mlops_iac.spec import KindTarget, KubernetesTarget, StackSpec
 
 from .object_store import InClusterObjectStore
 from .postgres import InClusterPostgres
+from .redis import InClusterRedis
 
 
 class KubernetesPlatform(pulumi.ComponentResource):
@@ -69,6 +75,7 @@ class KubernetesPlatform(pulumi.ComponentResource):
         self._children = in_namespace
         self._postgres: InClusterPostgres | None = None
         self._object_store: InClusterObjectStore | None = None
+        self._redis: InClusterRedis | None = None
         self.register_outputs({"namespace": spec.namespace})
 
     @property
@@ -109,6 +116,22 @@ class KubernetesPlatform(pulumi.ComponentResource):
                 opts=self._children,
             )
         return self._postgres.database(name)
+
+    def redis(self) -> RedisConnection:
+        """The in-cluster Redis."""
+        if self._redis is None:
+            defaults = self._spec.defaults
+            self._redis = InClusterRedis(
+                f"{self._name}-redis",
+                k8s_name=f"{self._spec.name}-redis",
+                namespace=self.namespace,
+                storage=defaults.redis_storage,
+                storage_class=None,
+                resources=defaults.redis_resources,
+                stateful=self.stateful_options(),
+                opts=self._children,
+            )
+        return self._redis.connection
 
     def bucket(self, name: str, client: ClientNamespace | None = None) -> BucketAccess:
         """A bucket on the in-cluster object store; with `client`, its pods get a copy of
