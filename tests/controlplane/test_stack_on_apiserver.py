@@ -129,7 +129,7 @@ def test_data_volumes_are_bound_claims(control_plane, applied):
         phases = [c["status"].get("phase") for c in claims]
         return phases if phases and all(p == "Bound" for p in phases) else []
 
-    assert len(wait_until(bound)) == 2
+    assert len(wait_until(bound)) == 3  # Postgres, the object store, Redis
 
 
 def test_setup_jobs_run_to_completion(control_plane, applied):
@@ -138,18 +138,23 @@ def test_setup_jobs_run_to_completion(control_plane, applied):
         done = [j["metadata"]["name"] for j in jobs if j["status"].get("succeeded") == 1]
         return done if len(done) == len(jobs) else []
 
-    assert sorted(wait_until(complete)) == [
+    done = sorted(wait_until(complete))
+    apply_jobs = [name for name in done if name.startswith("local-feast-apply-")]
+    assert [name for name in done if name not in apply_jobs] == [
+        "local-postgres-feast-init",
         "local-postgres-mlflow-init",
         "local-s3-bucket-datasets",
+        "local-s3-bucket-feast-offline",
         "local-s3-bucket-mlflow-artifacts",
     ]
+    assert len(apply_jobs) == 1
 
 
 def test_changing_one_value_changes_only_what_it_should(control_plane, applied):
     """Scaling MLflow to 2 replicas re-applies the whole stack: only the Deployment's spec
     changes (and a PodDisruptionBudget appears); no stateful object is replaced."""
-    stateful = [("statefulset", "local-postgres"), ("statefulset", "local-s3")]
-    stateful += [("pvc", "data-local-postgres-0"), ("pvc", "data-local-s3-0")]
+    stateful = [("statefulset", f"local-{name}") for name in ("postgres", "s3", "redis")]
+    stateful += [("pvc", f"data-local-{name}-0") for name in ("postgres", "s3", "redis")]
     stateful += [("secret", m["metadata"]["name"]) for m in applied if m["kind"] == "Secret"]
     before = {key: control_plane.get(key[0], key[1], "-n", "mlops") for key in stateful}
     generations = {

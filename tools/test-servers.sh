@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Debian packages whose servers the workload tests start on 127.0.0.1 (the feature store's
+# registry and online store): postgresql and redis-server. Installs only what is missing.
+set -euo pipefail
+missing=()
+command -v redis-server >/dev/null || missing+=(redis-server)
+compgen -G "/usr/lib/postgresql/*/bin/postgres" >/dev/null || missing+=(postgresql)
+if ((${#missing[@]} == 0)); then
+  exit 0
+fi
+sudo=()
+if [[ $EUID -ne 0 ]]; then
+  sudo=(sudo)
+fi
+echo "installing ${missing[*]}"
+"${sudo[@]}" apt-get update -qq
+DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
