@@ -39,6 +39,14 @@ def run_locally(spec: StackSpec, name: str, tracking_uri: str | None, errors: Co
             markup=False,
         )
         return EXIT_USAGE
+    if job.features is not None:
+        errors.print(
+            f"job {name!r} reads feature service {job.features.service!r}, exported by a Feast "
+            "init container in the cluster; --local trains only on a `dataset`. Start it in "
+            "the cluster instead (without --local).",
+            markup=False,
+        )
+        return EXIT_USAGE
     if not tracking_uri:
         errors.print("--local needs --tracking-uri (or MLFLOW_TRACKING_URI)", markup=False)
         return EXIT_USAGE

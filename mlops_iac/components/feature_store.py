@@ -3,6 +3,7 @@ object store, `feast apply` per repo version, scheduled materialization, a featu
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import pulumi
@@ -13,11 +14,22 @@ from mlops_iac.components import feast_config
 from mlops_iac.components.feature_repo import FeatureRepo
 from mlops_iac.components.routes import create_route, external_url, route_host
 from mlops_iac.k8s import jobs, network, pods, resources
-from mlops_iac.platforms.base import Platform
+from mlops_iac.platforms.base import BucketAccess, ClientNamespace, Platform
 from mlops_iac.spec import ExposeSpec, StackSpec
 
 SERVER_NAME = "feast"
 """The feature server's Deployment and Service (`<stack>-feast`)."""
+
+
+@dataclass(frozen=True)
+class FeastClient:
+    """What a pod of another namespace needs to use the feature store's registry and
+    offline store (not the online store): the repo volume, env vars and pod labels."""
+
+    repo_volume: dict[str, Any]
+    env: list[dict[str, Any]]
+    client_labels: dict[str, str]
+    ready: list[pulumi.Resource]
 
 
 class FeatureStore(pulumi.ComponentResource):
@@ -58,36 +70,28 @@ class FeatureStore(pulumi.ComponentResource):
         config = feast_config.feature_store_yaml(spec.feast_project)
         digest = repo.digest(config)
 
+        self._platform = platform
         database = platform.database(store.database)
         redis = platform.redis()
         bucket = platform.bucket(store.bucket)
         self._env = [
             *database.env(feast_config.DB_ENV),
             *redis.env(feast_config.REDIS_ENV),
-            *bucket.env(),
-            pods.env_value(feast_config.DATA_ENV, bucket.uri().apply(lambda u: u.rstrip("/"))),
-            pods.env_value("HOME", "/tmp"),
-            pods.env_value("PYTHONDONTWRITEBYTECODE", "1"),
+            *_offline_env(bucket),
         ]
-        if bucket.endpoint_url is not None:
-            self._env.append(pods.env_value(feast_config.S3_ENDPOINT_ENV, bucket.endpoint_url))
         self._client_labels = {
             **database.client_labels,
             **redis.client_labels,
             **bucket.client_labels,
         }
         self._image = store.image or spec.runtime_image
-        repo_map = k8s.core.v1.ConfigMap(
-            f"{name}-repo",
-            metadata={
-                "name": f"{base}-repo-{digest}",
-                "namespace": namespace,
-                "labels": pods.labels("feast", "feature-repo", base, versions.FEAST_VERSION),
-            },
-            immutable=True,
-            data=repo.configmap_data(config),
-            opts=child,
-        )
+        self._name = name
+        self._repo_meta: dict[str, Any] = {
+            "name": f"{base}-repo-{digest}",
+            "labels": pods.labels("feast", "feature-repo", base, versions.FEAST_VERSION),
+        }
+        self._repo_data = repo.configmap_data(config)
+        repo_map = self._repo_configmap(f"{name}-repo", namespace, child)
         self._repo_volume = {
             "name": "repo",
             "configMap": {"name": repo_map.metadata.name, "items": repo.volume_items()},
@@ -99,6 +103,38 @@ class FeatureStore(pulumi.ComponentResource):
         self.repo_digest = digest
         self.register_outputs(
             {"url": self.url, "external_url": self.external_url, "repo_digest": digest}
+        )
+
+    def _repo_configmap(
+        self, pulumi_name: str, namespace: str, opts: pulumi.ResourceOptions
+    ) -> k8s.core.v1.ConfigMap:
+        return k8s.core.v1.ConfigMap(
+            pulumi_name,
+            metadata={**self._repo_meta, "namespace": namespace},
+            immutable=True,
+            data=self._repo_data,
+            opts=opts,
+        )
+
+    def client_access(self, client: ClientNamespace) -> FeastClient:
+        """Let pods of `client` read the registry and the offline store (historical
+        features, e.g. for training): the repo ConfigMap, the database and bucket
+        credentials copied there, and network paths to Postgres and the object store."""
+        store = self._store
+        database = self._platform.database(store.database, client)
+        bucket = self._platform.bucket(store.bucket, client)
+        repo_map = self._repo_configmap(
+            f"{self._name}-repo-{client.name}",
+            client.name,
+            pulumi.ResourceOptions.merge(
+                self._child, pulumi.ResourceOptions(depends_on=[client.resource])
+            ),
+        )
+        return FeastClient(
+            repo_volume={**self._repo_volume, "name": "feast-repo"},
+            env=[*database.env(feast_config.DB_ENV), *_offline_env(bucket)],
+            client_labels={**database.client_labels, **bucket.client_labels},
+            ready=[*database.ready, *bucket.ready, repo_map],
         )
 
     def _container(
@@ -283,3 +319,17 @@ class FeatureStore(pulumi.ComponentResource):
             )
         )
         self.external_url = pulumi.Output.from_input(external_url(host, routing) if host else None)
+
+
+def _offline_env(bucket: BucketAccess) -> list[dict[str, Any]]:
+    """The object store's env, where the offline store's Parquet files are, and what a
+    read-only Python process needs."""
+    env = [
+        *bucket.env(),
+        pods.env_value(feast_config.DATA_ENV, bucket.uri().apply(lambda u: u.rstrip("/"))),
+        pods.env_value("HOME", "/tmp"),
+        pods.env_value("PYTHONDONTWRITEBYTECODE", "1"),
+    ]
+    if bucket.endpoint_url is not None:
+        env.append(pods.env_value(feast_config.S3_ENDPOINT_ENV, bucket.endpoint_url))
+    return env

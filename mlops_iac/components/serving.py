@@ -8,6 +8,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from mlops_iac import versions
+from mlops_iac.components.feature_store import FeatureStore
 from mlops_iac.components.registry import ModelRegistry
 from mlops_iac.components.routes import (
     create_route,
@@ -28,6 +29,8 @@ from mlops_iac.spec import AutoscalingSpec, EndpointSpec, ExposeSpec, StackSpec
 
 ENDPOINT_LABEL = "mlops-iac.dev/endpoint"
 """Carried by the stable and the challenger pods of one endpoint."""
+FEATURE_SERVER_ENV = "FEATURE_SERVER_URL"
+"""Set on the model server's container when the endpoint asks for the feature server."""
 KSERVE_PREDICTOR_PORT = 80
 """KServe's `<name>-predictor` Service port in Standard mode."""
 
@@ -74,13 +77,17 @@ class ServingEndpoint(pulumi.ComponentResource):
         stack: StackSpec,
         platform: Platform,
         registry: ModelRegistry,
+        features: FeatureStore | None = None,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         super().__init__("mlops:index:ServingEndpoint", name, None, opts)
+        if endpoint.feature_server and features is None:
+            raise ValueError(f"endpoint {endpoint.name!r} wants the feature server: pass it")
         self._endpoint = endpoint
         self._stack = stack
         self._platform = platform
         self._registry = registry
+        self._features = features if endpoint.feature_server else None
         self._child = platform.child_options(self)
         namespace = platform.namespace
         service = endpoint.name
@@ -138,6 +145,12 @@ class ServingEndpoint(pulumi.ComponentResource):
             "securityContext": pods.pod_security_context(versions.RUNTIME_UID),
             **self._containers(model_uri),
         }
+        if self._features is not None:
+            for container in pod_spec["containers"]:
+                container["env"] = [
+                    *container["env"],
+                    pods.env_value(FEATURE_SERVER_ENV, self._features.url),
+                ]
         if defaults.spread_across_nodes and floor > 1:
             pod_spec["topologySpreadConstraints"] = pods.spread_across_nodes(match)
         metadata = {"name": service, "namespace": namespace, "labels": labels}
@@ -342,6 +355,19 @@ class ServingEndpoint(pulumi.ComponentResource):
             ),
             opts=self._child,
         )
+        if self._features is not None:
+            resources.network_policy(
+                f"{name}-allow-feature-server",
+                name=f"{service}-allow-feature-server",
+                namespace=namespace,
+                labels=metadata_labels,
+                spec=network.allow_egress(
+                    endpoint_pods,
+                    self._features.port,
+                    [network.pods_peer(self._features.pod_selector)],
+                ),
+                opts=self._child,
+            )
 
     def _route(self, name: str, service: str, challenger: str | None, host: str) -> None:
         endpoint, routing = self._endpoint, self._stack.routing

@@ -56,23 +56,6 @@ class MLOpsStack(pulumi.ComponentResource):
                 "registry_external_url": self.registry.external_url,
                 "registry_artifact_bucket": self.registry.artifact_bucket,
             }
-        self.endpoints = {}
-        for endpoint in spec.serving:
-            assert self.registry is not None  # the spec requires it for serving
-            served = ServingEndpoint(
-                f"{name}-serving-{endpoint.name}",
-                endpoint,
-                stack=spec,
-                platform=self.platform,
-                registry=self.registry,
-                opts=pulumi.ResourceOptions(parent=self),
-            )
-            self.endpoints[endpoint.name] = served
-            outputs |= {
-                f"serving_{endpoint.name}_url": served.url,
-                f"serving_{endpoint.name}_external_url": served.external_url,
-                f"serving_{endpoint.name}_challenger_url": served.challenger_url,
-            }
         self.feature_store = None
         if spec.feature_store is not None and feature_repo is not None:
             self.feature_store = FeatureStore(
@@ -86,6 +69,24 @@ class MLOpsStack(pulumi.ComponentResource):
                 "feature_server_url": self.feature_store.url,
                 "feature_server_external_url": self.feature_store.external_url,
             }
+        self.endpoints = {}
+        for endpoint in spec.serving:
+            assert self.registry is not None  # the spec requires it for serving
+            served = ServingEndpoint(
+                f"{name}-serving-{endpoint.name}",
+                endpoint,
+                stack=spec,
+                platform=self.platform,
+                registry=self.registry,
+                features=self.feature_store,
+                opts=pulumi.ResourceOptions(parent=self),
+            )
+            self.endpoints[endpoint.name] = served
+            outputs |= {
+                f"serving_{endpoint.name}_url": served.url,
+                f"serving_{endpoint.name}_external_url": served.external_url,
+                f"serving_{endpoint.name}_challenger_url": served.challenger_url,
+            }
         self.training = None
         if spec.training is not None:
             assert self.registry is not None  # the spec requires it for training
@@ -94,6 +95,7 @@ class MLOpsStack(pulumi.ComponentResource):
                 spec,
                 self.platform,
                 self.registry,
+                self.feature_store,
                 pulumi.ResourceOptions(parent=self),
             )
             outputs |= {

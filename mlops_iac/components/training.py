@@ -7,13 +7,15 @@ from typing import Any
 import pulumi
 import pulumi_kubernetes as k8s
 
-from mlops_iac.components import kueue
+from mlops_iac.components import feast_config, kueue
+from mlops_iac.components.feature_store import FeastClient, FeatureStore
 from mlops_iac.components.registry import ModelRegistry
 from mlops_iac.components.training_jobs import (
     GPU_RESOURCE,
     JOB_LABEL,
     ON_DEMAND_ANNOTATION,
     QUEUE_LABEL,
+    add_feature_export,
     container_resources,
     cronjob_spec,
     pod_spec,
@@ -84,6 +86,7 @@ class TrainingCluster(pulumi.ComponentResource):
         spec: StackSpec,
         platform: Platform,
         registry: ModelRegistry,
+        features: FeatureStore | None = None,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         super().__init__("mlops:index:TrainingCluster", name, None, opts)
@@ -135,8 +138,14 @@ class TrainingCluster(pulumi.ComponentResource):
             )
         env = [pods.env_value("MLFLOW_TRACKING_URI", registry.tracking_uri), *data.env()]
         ready = [b for access in buckets for b in access.ready]
+        feast = None
+        if any(job.features for job in training.jobs):
+            if features is None:
+                raise ValueError("training jobs read `features`: pass the FeatureStore")
+            feast = features.client_access(client)
         self.cronjobs = {}
         for job in training.jobs:
+            reader = feast if job.features is not None else None
             job_labels = {
                 **pods.labels("trainer", "training", spec.name),
                 JOB_LABEL: job.name,
@@ -151,10 +160,21 @@ class TrainingCluster(pulumi.ComponentResource):
                 env=env,
                 resources=container_resources(job, defaults),
                 job_labels=job_labels,
-                pod_labels={**job_labels, **client_labels},
+                pod_labels={
+                    **job_labels,
+                    **client_labels,
+                    **(reader.client_labels if reader else {}),
+                },
+                feast=reader,
                 opts=pulumi.ResourceOptions.merge(
                     inside,
-                    pulumi.ResourceOptions(depends_on=[*ready, *(queue.ready if queue else [])]),
+                    pulumi.ResourceOptions(
+                        depends_on=[
+                            *ready,
+                            *(queue.ready if queue else []),
+                            *(reader.ready if reader else []),
+                        ]
+                    ),
                 ),
             )
         self.register_outputs({"namespace": namespace, "jobs": sorted(self.cronjobs)})
@@ -202,6 +222,7 @@ class TrainingCluster(pulumi.ComponentResource):
         resources: dict[str, Any],
         job_labels: dict[str, str],
         pod_labels: dict[str, str],
+        feast: FeastClient | None,
         opts: pulumi.ResourceOptions,
     ) -> k8s.batch.v1.CronJob:
         metadata: dict[str, Any] = {"name": job.name, "namespace": namespace, "labels": job_labels}
@@ -214,6 +235,16 @@ class TrainingCluster(pulumi.ComponentResource):
             resources=resources,
             service_account=TRAINER_SERVICE_ACCOUNT,
         )
+        if feast is not None:
+            pod = add_feature_export(
+                pod,
+                job,
+                image=image,
+                repo_volume=feast.repo_volume,
+                repo_dir=feast_config.REPO_DIR,
+                env=feast.env,
+                resources=resources,
+            )
         return k8s.batch.v1.CronJob(
             f"{name}-job-{job.name}",
             metadata=metadata,

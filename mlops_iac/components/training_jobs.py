@@ -21,16 +21,23 @@ ON_DEMAND_SCHEDULE = "@yearly"
 """The schedule of a job that has none: its CronJob is suspended, so it never fires."""
 ON_DEMAND_ANNOTATION = "mlops-iac.dev/on-demand-only"
 QUEUE_LABEL = "kueue.x-k8s.io/queue-name"
+FEATURES_DIR = "/features"
+FEATURES_FILE = f"{FEATURES_DIR}/training.parquet"
+"""Where a job that reads `features` finds its training table (an emptyDir)."""
+FEAST_PYTHON = "/opt/feast/bin/python"
+"""The runtime image's Feast venv, which also holds mlops_iac (without its dependencies)."""
 JOB_LABEL = "mlops-iac.dev/training-job"
 """Carried by a training job's CronJob, Jobs and pods: the job's name."""
 
 
 def trainer_args(job: TrainingJobSpec) -> list[str]:
-    """The built-in trainer's flags for `job` (`python -m mlops_iac.workloads.train ...`)."""
-    assert job.dataset is not None  # the spec requires it without a command
+    """The built-in trainer's flags for `job` (`python -m mlops_iac.workloads.train ...`);
+    a job that reads `features` trains on the file the export init container writes."""
+    dataset = FEATURES_FILE if job.features is not None else job.dataset
+    assert dataset is not None  # the spec requires one of them without a command
     args = [
         f"--model-name={job.registered_model}",
-        f"--dataset={job.dataset}",
+        f"--dataset={dataset}",
         f"--target={job.target}",
         f"--estimator={job.estimator}",
         f"--params={json.dumps(job.params, sort_keys=True)}",
@@ -52,6 +59,21 @@ def trainer_command(job: TrainingJobSpec) -> list[str]:
     if job.command is not None:
         return list(job.command)
     return ["python", "-m", TRAINER_MODULE, *trainer_args(job), "--succeed-when-not-promoted"]
+
+
+def feature_export_command(job: TrainingJobSpec, repo_dir: str) -> list[str]:
+    """The init container that writes the job's training table from its feature service."""
+    assert job.features is not None
+    return [
+        FEAST_PYTHON,
+        "-m",
+        "mlops_iac.workloads.feature_export",
+        f"--repo={repo_dir}",
+        f"--service={job.features.service}",
+        f"--entities={job.features.entities}",
+        f"--target={job.target}",
+        f"--out={FEATURES_FILE}",
+    ]
 
 
 def container_resources(job: TrainingJobSpec, default: ResourceRequirements) -> dict[str, Any]:
@@ -120,6 +142,46 @@ def pod_spec(
     if job.gpu:
         spec["tolerations"] = [GPU_TOLERATION]
     return spec
+
+
+def add_feature_export(
+    pod: dict[str, Any],
+    job: TrainingJobSpec,
+    *,
+    image: str,
+    repo_volume: dict[str, Any],
+    repo_dir: str,
+    env: list[dict[str, Any]],
+    resources: dict[str, Any],
+) -> dict[str, Any]:
+    """`pod` with an init container that exports the job's feature service to the file the
+    trainer reads, through a shared emptyDir."""
+    features = {"name": "features", "mountPath": FEATURES_DIR}
+    export = {
+        "name": "features",
+        "image": image,
+        "command": feature_export_command(job, repo_dir),
+        "env": [
+            *env,
+            pods.env_value("HOME", "/tmp"),
+            pods.env_value("PYTHONDONTWRITEBYTECODE", "1"),
+        ],
+        "resources": resources,
+        "securityContext": pods.container_security_context(),
+        "volumeMounts": [
+            {"name": repo_volume["name"], "mountPath": repo_dir, "readOnly": True},
+            features,
+            {"name": "tmp", "mountPath": "/tmp"},
+        ],
+    }
+    (trainer,) = pod["containers"]
+    trainer = {**trainer, "volumeMounts": [*trainer["volumeMounts"], features]}
+    return {
+        **pod,
+        "initContainers": [export],
+        "containers": [trainer],
+        "volumes": [*pod["volumes"], repo_volume, pods.scratch_volume("features", "4Gi")],
+    }
 
 
 def cronjob_spec(

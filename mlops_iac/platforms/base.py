@@ -151,8 +151,9 @@ class Platform(Protocol):
         """Options that guard data-holding resources (`protect` or `retain_on_delete`)."""
         ...
 
-    def database(self, name: str) -> DatabaseConnection:
-        """A database (and its own role) for one component."""
+    def database(self, name: str, client: ClientNamespace | None = None) -> DatabaseConnection:
+        """A database (and its own role) for one component; with `client`, for pods of that
+        namespace too."""
         ...
 
     def redis(self) -> RedisConnection:

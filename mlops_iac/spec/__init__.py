@@ -17,7 +17,13 @@ from .target import (
     PostgresSpec,
     Target,
 )
-from .training import DistributedSpec, TrainingJobSpec, TrainingQuota, TrainingSpec
+from .training import (
+    DistributedSpec,
+    FeatureDataSpec,
+    TrainingJobSpec,
+    TrainingQuota,
+    TrainingSpec,
+)
 from .types import ResourceRequirements, quantity_value
 
 __all__ = [
@@ -31,6 +37,7 @@ __all__ = [
     "DistributedSpec",
     "EndpointSpec",
     "ExposeSpec",
+    "FeatureDataSpec",
     "FeatureServerSpec",
     "FeatureStoreSpec",
     "KindTarget",

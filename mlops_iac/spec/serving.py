@@ -119,6 +119,12 @@ class EndpointSpec(SpecModel):
         description="Create a Prometheus Operator ServiceMonitor for the runtime's metrics "
         "(MLServer's port 8082); needs the monitoring.coreos.com CRDs in the cluster.",
     )
+    feature_server: bool = Field(
+        default=False,
+        description="Give the model server the stack's Feast feature server: its in-cluster "
+        "URL in FEATURE_SERVER_URL and a network path to it (for your own serving code or "
+        "image); needs `feature_store`.",
+    )
     model_revision: str | None = Field(
         default=None,
         max_length=63,

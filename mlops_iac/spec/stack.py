@@ -77,6 +77,11 @@ class StackSpec(SpecModel):
     def _serving_needs_what_it_uses(self) -> StackSpec:
         if self.serving and not self.registry.enabled:
             raise ValueError("serving loads models from the registry: enable `registry`")
+        wanting = [e.name for e in self.serving if e.feature_server]
+        if wanting and self.feature_store is None:
+            raise ValueError(
+                f"endpoints {', '.join(wanting)} set feature_server, which needs `feature_store`"
+            )
         canaries = [e.name for e in self.serving if e.canary is not None]
         if canaries and self.routing.mode != "gateway":
             raise ValueError(
@@ -91,6 +96,11 @@ class StackSpec(SpecModel):
             return self
         if self.training.jobs and not self.registry.enabled:
             raise ValueError("training jobs log to the registry: enable `registry`")
+        readers = [job.name for job in self.training.jobs if job.features is not None]
+        if readers and self.feature_store is None:
+            raise ValueError(
+                f"training jobs {', '.join(readers)} read `features`, which needs `feature_store`"
+            )
         if self.training_namespace == self.namespace:
             raise ValueError(
                 f"training.namespace {self.namespace!r} is the stack's namespace; training "

@@ -25,7 +25,16 @@ BUNDLED_DATASETS = ("breast_cancer", "diabetes", "iris", "wine")
 """Datasets that scikit-learn ships in its wheel (`sklearn://NAME`), so they load offline."""
 
 TRAINER_FIELDS = frozenset(
-    {"dataset", "target", "estimator", "params", "metric", "min_metric", "holdout_fraction"}
+    {
+        "dataset",
+        "features",
+        "target",
+        "estimator",
+        "params",
+        "metric",
+        "min_metric",
+        "holdout_fraction",
+    }
 )
 """Job fields that only the built-in trainer reads (a job with `command` runs other code)."""
 
@@ -123,6 +132,26 @@ class TrainerSettings(SpecModel):
         return value
 
 
+class FeatureDataSpec(SpecModel):
+    """Training data from the stack's feature store: entity rows joined point-in-time with a
+    feature service's features (needs `feature_store`)."""
+
+    service: str = Field(
+        min_length=1, max_length=253, description="Name of a Feast feature service."
+    )
+    entities: str = Field(
+        description="Parquet with the entity keys, `event_timestamp` and the label column: "
+        "`s3://BUCKET/KEY.parquet` on the stack's object store, or a path in the image.",
+    )
+
+    @field_validator("entities")
+    @classmethod
+    def _entities_readable(cls, value: str) -> str:
+        if value.startswith("sklearn://"):
+            raise ValueError("entities must be a Parquet file (s3:// or a path), not sklearn://")
+        return check_dataset_uri(value)
+
+
 class TrainingJobSpec(TrainerSettings):
     """One training job: a CronJob template that runs on `schedule` and on demand."""
 
@@ -132,6 +161,10 @@ class TrainingJobSpec(TrainerSettings):
         min_length=1,
         max_length=256,
         description="Registered model name in MLflow; the job name when unset.",
+    )
+    features: FeatureDataSpec | None = Field(
+        default=None,
+        description="Train on a feature service's features instead of `dataset`.",
     )
     schedule: CronSchedule | None = Field(
         default=None,
@@ -174,8 +207,10 @@ class TrainingJobSpec(TrainerSettings):
     @model_validator(mode="after")
     def _trainer_or_command(self) -> TrainingJobSpec:
         if self.command is None:
-            if self.dataset is None:
-                raise ValueError("`dataset` is required for the built-in trainer")
+            if (self.dataset is None) == (self.features is None):
+                raise ValueError(
+                    "the built-in trainer needs exactly one of `dataset` and `features`"
+                )
             return self
         trainer_only = sorted(TRAINER_FIELDS & self.model_fields_set)
         if trainer_only:
@@ -285,5 +320,8 @@ class TrainingSpec(SpecModel):
     def buckets(self) -> list[str]:
         """The data bucket and every bucket a job's dataset reads from, sorted, once each."""
         names = {self.data_bucket}
-        names.update(filter(None, (s3_bucket_of(job.dataset) for job in self.jobs)))
+        for job in self.jobs:
+            names.update(filter(None, [s3_bucket_of(job.dataset)]))
+            if job.features is not None:
+                names.update(filter(None, [s3_bucket_of(job.features.entities)]))
         return sorted(names)

@@ -18,6 +18,7 @@ from typing import Any
 
 from mlops_iac import versions
 from mlops_iac.components import feast_config
+from mlops_iac.components.training_jobs import FEAST_PYTHON, FEATURES_DIR
 from mlops_iac.testing.data_servers import PostgresServer, RedisServer
 from mlops_iac.testing.local_servers import (
     LOOPBACK,
@@ -76,13 +77,24 @@ def _named(result: SynthResult, kind: str, match: Callable[[str], bool]) -> list
     return [m for m in result.manifests_of(kind) if match(m["metadata"]["name"])]
 
 
-def localize(command: list[str], repo: Path, feast_bin: Path) -> list[str]:
-    """A pod's command with the repo folder and the Feast binary of this machine."""
-    local_feast = str(feast_bin / "feast")
-    return [
-        part.replace(feast_config.REPO_DIR, str(repo)).replace(versions.FEAST_BIN, local_feast)
-        for part in command
-    ]
+def localize(
+    command: list[str], repo: Path, feast_bin: Path, features_dir: Path | None = None
+) -> list[str]:
+    """A pod's command with this machine's repo folder, Feast venv and (for a training
+    job's export) features folder."""
+    places = {
+        versions.FEAST_BIN: str(feast_bin / "feast"),
+        FEAST_PYTHON: str(feast_bin / "python"),
+        feast_config.REPO_DIR: str(repo),
+    }
+    if features_dir is not None:
+        places[FEATURES_DIR] = str(features_dir)
+    localized = []
+    for part in command:
+        for pod_path, local_path in places.items():
+            part = part.replace(pod_path, local_path)
+        localized.append(part)
+    return localized
 
 
 def feast_env(postgres: PostgresServer, redis: RedisServer, data: Path) -> dict[str, str]:

@@ -20,12 +20,13 @@ EXAMPLE_REPO = Path(__file__).resolve().parents[2] / "examples" / "feature-store
 def synth_store(repo: Path | str, **store: Any) -> SynthResult:
     from mlops_iac.components.stack import MLOpsStack
 
+    stack_fields = store.pop("stack_fields", {})
     spec = StackSpec.load(
         {
             "name": "shop",
             "target": {"kind": "kind"},
             "feature_store": {"repo": str(repo), **store},
-            **store.pop("stack_fields", {}),
+            **stack_fields,
         }
     )
     return synth(lambda: MLOpsStack("shop", spec).export(), stack="shop")
@@ -286,3 +287,94 @@ def test_invalid_store_settings_name_the_field(store, path, message):
 
     assert caught.value.paths == [path]
     assert message in str(caught.value)
+
+
+@pytest.fixture(scope="module")
+def with_consumers() -> SynthResult:
+    return synth_store(
+        EXAMPLE_REPO,
+        stack_fields={
+            "serving": [
+                {"name": "churn", "model": "models:/churn@champion", "feature_server": True}
+            ],
+            "training": {
+                "jobs": [
+                    {
+                        "name": "churn",
+                        "features": {
+                            "service": "churn",
+                            "entities": "s3://datasets/labels.parquet",
+                        },
+                        "target": "churned",
+                    }
+                ]
+            },
+        },
+    )
+
+
+def test_an_endpoint_can_be_given_the_feature_server(with_consumers):
+    deployment = with_consumers.manifest("Deployment", "churn")
+    (server,) = deployment["spec"]["template"]["spec"]["containers"]
+    egress = with_consumers.manifest("NetworkPolicy", "churn-allow-feature-server")["spec"]
+
+    assert {
+        "name": "FEATURE_SERVER_URL",
+        "value": "http://shop-feast.mlops.svc.cluster.local:6566",
+    } in server["env"]
+    assert egress["egress"][0]["ports"] == [{"protocol": "TCP", "port": 6566}]
+    assert (
+        egress["egress"][0]["to"][0]["podSelector"]["matchLabels"]["app.kubernetes.io/name"]
+        == "feast"
+    )
+
+
+def test_a_training_job_exports_its_feature_service_before_training(with_consumers):
+    pod = with_consumers.manifest("CronJob", "churn", "mlops-training")["spec"]["jobTemplate"][
+        "spec"
+    ]["template"]
+    (export,) = pod["spec"]["initContainers"]
+    (trainer,) = pod["spec"]["containers"]
+    env = {e["name"]: e for e in export["env"]}
+
+    assert export["command"] == [
+        "/opt/feast/bin/python", "-m", "mlops_iac.workloads.feature_export",
+        "--repo=/feast/repo", "--service=churn", "--entities=s3://datasets/labels.parquet",
+        "--target=churned", "--out=/features/training.parquet",
+    ]  # fmt: skip
+    assert "--dataset=/features/training.parquet" in trainer["command"]
+    assert {"name": "features", "mountPath": "/features"} in trainer["volumeMounts"]
+    assert (
+        env["FEAST_DB_PASSWORD"]["valueFrom"]["secretKeyRef"]["name"]
+        == "shop-postgres-feast-credentials"
+    )
+    assert pod["metadata"]["labels"]["mlops-iac.dev/postgres-client"] == "shop-postgres"
+    (repo_volume,) = [v for v in pod["spec"]["volumes"] if v["name"] == "feast-repo"]
+    copy = with_consumers.manifest("ConfigMap", repo_volume["configMap"]["name"], "mlops-training")
+    original = with_consumers.manifest("ConfigMap", repo_volume["configMap"]["name"], "mlops")
+    assert copy["data"] == original["data"]
+
+
+def test_the_training_namespace_gets_its_own_copy_of_the_registry_credentials(with_consumers):
+    revealed = {
+        (m["metadata"]["namespace"], m["metadata"]["name"]): m["stringData"]
+        for m in with_consumers.revealed_manifests()
+        if m["kind"] == "Secret"
+    }
+    name = "shop-postgres-feast-credentials"
+    policy = with_consumers.manifest("NetworkPolicy", "shop-postgres-from-mlops-training-ingress")
+
+    assert revealed[("mlops-training", name)] == revealed[("mlops", name)]
+    assert policy["spec"]["ingress"][0]["ports"] == [{"protocol": "TCP", "port": 5432}]
+
+
+def test_consumers_of_the_feature_store_need_one():
+    serving = [{"name": "churn", "model": "models:/churn@champion", "feature_server": True}]
+    training = {
+        "jobs": [{"name": "x", "features": {"service": "s", "entities": "s3://d/e.parquet"}}]
+    }
+
+    with pytest.raises(SpecError, match="set feature_server, which needs `feature_store`"):
+        StackSpec.load({"name": "shop", "target": {"kind": "kind"}, "serving": serving})
+    with pytest.raises(SpecError, match="read `features`, which needs `feature_store`"):
+        StackSpec.load({"name": "shop", "target": {"kind": "kind"}, "training": training})

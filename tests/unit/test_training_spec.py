@@ -134,7 +134,7 @@ def test_a_gpu_job_needs_a_gpu_quota():
 
 
 def test_the_built_in_trainer_needs_a_dataset_and_a_custom_job_takes_none_of_its_settings():
-    assert "`dataset` is required" in error_of({"jobs": [{"name": "churn"}]})
+    assert "exactly one of `dataset` and `features`" in error_of({"jobs": [{"name": "churn"}]})
     text = error_of({"jobs": [{"name": "x", "command": ["train"], "estimator": "a.B"}]})
     assert "estimator: built-in trainer settings, but the job runs its own `command`" in text
 

@@ -8,6 +8,7 @@ import importlib.util
 import json
 import os
 import subprocess
+import sys
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,7 +18,7 @@ from typing import Any
 import pytest
 
 from mlops_iac.spec import StackSpec
-from mlops_iac.testing import synth
+from mlops_iac.testing import SynthResult, synth
 from mlops_iac.testing.data_servers import (
     PostgresServer,
     RedisServer,
@@ -27,7 +28,7 @@ from mlops_iac.testing.data_servers import (
     redis_server,
 )
 from mlops_iac.testing.feast_local import FeastManifests, feast_env, feature_server, localize, run
-from mlops_iac.testing.local_servers import pinned_venv
+from mlops_iac.testing.local_servers import MlflowServer, S3Server, pinned_venv, venv_environ
 
 pytestmark = pytest.mark.workload
 
@@ -65,18 +66,32 @@ def servers(
         unavailable(str(error))
 
 
+CHURN_JOB = {
+    "name": "churn",
+    "features": {"service": "churn", "entities": "s3://datasets/labels.parquet"},
+    "target": "churned",
+    "params": {"n_estimators": 20},
+}
+
+
 @pytest.fixture(scope="module")
-def manifests() -> FeastManifests:
+def stack() -> SynthResult:
+    from mlops_iac.components.stack import MLOpsStack
+
     spec = StackSpec.load(
         {
             "name": "shop",
             "target": {"kind": "kind"},
             "feature_store": {"repo": str(EXAMPLE / "features")},
+            "training": {"jobs": [CHURN_JOB]},
         }
     )
-    from mlops_iac.components.stack import MLOpsStack
+    return synth(lambda: MLOpsStack("shop", spec), stack="shop")
 
-    return FeastManifests.of(synth(lambda: MLOpsStack("shop", spec), stack="shop"))
+
+@pytest.fixture(scope="module")
+def manifests(stack: SynthResult) -> FeastManifests:
+    return FeastManifests.of(stack)
 
 
 @pytest.fixture(scope="module")
@@ -168,3 +183,75 @@ def test_materializing_again_loads_nothing_older_and_keeps_the_values(served, ma
 
     assert "customer_stats" in again
     assert by_name(online_features(served["url"], body)) == before
+
+
+def test_a_training_job_trains_on_the_feature_service(
+    stack, served, feast_bin, s3_server: S3Server, mlflow_server: MlflowServer, tmp_path
+):
+    """The job's own init container exports the point-in-time join of its entity rows (on
+    an S3 API) with the feature service; its trainer then trains and registers on it."""
+    import boto3
+    import pandas as pd
+
+    expected = example_data_module().expected_features
+    customers = list(range(1001, 1101))
+    stamp = pd.Timestamp.now(tz="UTC") - pd.Timedelta(minutes=30)
+    labels = pd.DataFrame(
+        {
+            "customer_id": customers,
+            "event_timestamp": [stamp] * len(customers),
+            "churned": [int(expected(c, 2)["support_calls_30d"] >= 3) for c in customers],
+        }
+    )
+    s3 = boto3.client(
+        "s3",
+        endpoint_url=s3_server.endpoint_url,
+        aws_access_key_id=s3_server.access_key_id,
+        aws_secret_access_key=s3_server.secret_access_key,
+        region_name=s3_server.region,
+    )
+    if "datasets" not in [b["Name"] for b in s3.list_buckets()["Buckets"]]:
+        s3.create_bucket(Bucket="datasets")
+    s3.put_object(Bucket="datasets", Key="labels.parquet", Body=labels.to_parquet(index=False))
+    pod = stack.manifest("CronJob", "churn")["spec"]["jobTemplate"]["spec"]["template"]["spec"]
+    (export,) = pod["initContainers"]
+    (trainer,) = pod["containers"]
+    env = {**served["env"], **s3_server.environ(), "PYTHONPATH": str(REPO)}
+
+    run(localize(export["command"], served["repo"], feast_bin, tmp_path), env)
+    table = pd.read_parquet(tmp_path / "training.parquet")
+
+    assert list(table.columns) == [
+        "tenure_months", "monthly_charges", "support_calls_30d", "churned",
+    ]  # fmt: skip
+    wanted = sorted(
+        (
+            f["tenure_months"],
+            f["monthly_charges"],
+            f["support_calls_30d"],
+            int(f["support_calls_30d"] >= 3),
+        )
+        for f in map(lambda c: expected(c, 2), customers)
+    )
+    got = sorted(
+        (
+            int(r.tenure_months),
+            round(float(r.monthly_charges), 2),
+            int(r.support_calls_30d),
+            int(r.churned),
+        )
+        for r in table.itertuples()
+    )
+    assert got == wanted  # the newest values before each row's timestamp
+    command = localize(trainer["command"], served["repo"], feast_bin, tmp_path)
+    trained = subprocess.run(
+        [sys.executable, *command[1:]],
+        capture_output=True,
+        text=True,
+        env=venv_environ(MLFLOW_TRACKING_URI=mlflow_server.url),
+        timeout=300,
+    )
+    assert trained.returncode == 0, trained.stderr
+    outcome = json.loads(trained.stdout.strip().splitlines()[-1])
+    assert outcome["model_name"] == "churn"
+    assert outcome["score"] > 0.9

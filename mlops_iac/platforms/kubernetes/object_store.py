@@ -10,7 +10,7 @@ import pulumi_kubernetes as k8s
 import pulumi_random as random
 
 from mlops_iac import versions
-from mlops_iac.k8s import pods, resources
+from mlops_iac.k8s import pods
 from mlops_iac.platforms.base import BucketAccess, ClientNamespace, SecretKeyRef
 from mlops_iac.spec import ResourceRequirements
 
@@ -217,33 +217,21 @@ class InClusterObjectStore(pulumi.ComponentResource):
         that namespace's client pods to the store (once per namespace)."""
         if client.name in self._client_secrets:
             return self._client_secrets[client.name]
-        pulumi_name = f"{self._name}-client-{client.name}"
-        in_client = pulumi.ResourceOptions(parent=self, depends_on=[client.resource])
         access_key, secret_key = self._keys
-        secret = k8s.core.v1.Secret(
-            pulumi_name,
-            metadata={
-                "name": f"{self._k8s_name}-credentials",
-                "namespace": client.name,
-                "labels": self._labels,
-            },
-            type="Opaque",
+        secret = single_node.grant_client_namespace(
+            f"{self._name}-client-{client.name}",
+            client=client,
+            secret_name=f"{self._k8s_name}-credentials",
             string_data={
                 "AWS_ACCESS_KEY_ID": access_key.result,
                 "AWS_SECRET_ACCESS_KEY": secret_key.result,
             },
-            opts=in_client,
-        )
-        resources.allow_flow(
-            pulumi_name,
-            name=f"{self._k8s_name}-from-{client.name}"[:54].rstrip("-"),
             labels=self._labels,
             server_namespace=self._namespace,
             server_labels=self._match,
-            client_namespace=client.name,
             client_labels=self.client_labels,
             port=S3_PORT,
-            opts=in_client,
+            parent=self,
         )
         self._client_secrets[client.name] = secret
         return secret

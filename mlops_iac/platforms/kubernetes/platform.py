@@ -101,7 +101,7 @@ class KubernetesPlatform(pulumi.ComponentResource):
             protect=protection == "protect", retain_on_delete=protection == "retain"
         )
 
-    def database(self, name: str) -> DatabaseConnection:
+    def database(self, name: str, client: ClientNamespace | None = None) -> DatabaseConnection:
         """A database with its own role on the in-cluster Postgres."""
         if self._postgres is None:
             defaults = self._spec.defaults
@@ -115,7 +115,7 @@ class KubernetesPlatform(pulumi.ComponentResource):
                 stateful=self.stateful_options(),
                 opts=self._children,
             )
-        return self._postgres.database(name)
+        return self._postgres.database(name, client)
 
     def redis(self) -> RedisConnection:
         """The in-cluster Redis."""

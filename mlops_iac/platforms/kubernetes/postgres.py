@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pulumi
 import pulumi_kubernetes as k8s
 import pulumi_random as random
 
 from mlops_iac import versions
 from mlops_iac.k8s import pods
-from mlops_iac.platforms.base import DatabaseConnection, SecretKeyRef
+from mlops_iac.platforms.base import ClientNamespace, DatabaseConnection, SecretKeyRef
 from mlops_iac.spec import ResourceRequirements
 
 from . import single_node
@@ -61,10 +63,11 @@ class InClusterPostgres(pulumi.ComponentResource):
         self._k8s_name = k8s_name
         self._namespace = namespace
         self._stateful = stateful
+        self._databases: dict[str, tuple[DatabaseConnection, random.RandomPassword]] = {}
         self.host = f"{k8s_name}.{namespace}.svc.cluster.local"
         self.client_labels = {"mlops-iac.dev/postgres-client": k8s_name}
         labels = pods.labels("postgresql", "database", k8s_name, versions.POSTGRES_VERSION)
-        match = pods.selector("postgresql", k8s_name)
+        match = self._match = pods.selector("postgresql", k8s_name)
         child = pulumi.ResourceOptions(parent=self)
         keep = pulumi.ResourceOptions.merge(child, stateful)
 
@@ -141,8 +144,32 @@ class InClusterPostgres(pulumi.ComponentResource):
         )
         self.register_outputs({"host": self.host, "admin_secret": self.admin_secret.metadata.name})
 
-    def database(self, database: str) -> DatabaseConnection:
-        """A database named `database` owned by a role of the same name, created by a Job."""
+    def database(self, database: str, client: ClientNamespace | None = None) -> DatabaseConnection:
+        """A database named `database` owned by a role of the same name, created by a Job
+        (once per name); with `client`, for pods of that namespace (a copy of the role's
+        credentials there and a network path to the server)."""
+        if database not in self._databases:
+            self._databases[database] = self._create_database(database)
+        connection, password = self._databases[database]
+        if client is None:
+            return connection
+        secret = single_node.grant_client_namespace(
+            f"{self._name}-{database}-client-{client.name}",
+            client=client,
+            secret_name=f"{self._k8s_name}-{database}-credentials",
+            string_data={"username": database, "password": password.result},
+            labels=pods.labels("postgresql", "database-client", self._k8s_name),
+            server_namespace=self._namespace,
+            server_labels=self._match,
+            client_labels=self.client_labels,
+            port=PORT,
+            parent=self,
+        )
+        return dataclasses.replace(
+            connection, password=SecretKeyRef(secret.metadata.name, "password")
+        )
+
+    def _create_database(self, database: str) -> tuple[DatabaseConnection, random.RandomPassword]:
         name = f"{self._name}-{database}"
         k8s_name = f"{self._k8s_name}-{database}"
         labels = pods.labels("postgresql", "database-init", k8s_name)
@@ -202,7 +229,7 @@ class InClusterPostgres(pulumi.ComponentResource):
             },
             opts=pulumi.ResourceOptions(parent=self, depends_on=[self.statefulset]),
         )
-        return DatabaseConnection(
+        connection = DatabaseConnection(
             host=self.host,
             port=PORT,
             database=database,
@@ -211,3 +238,4 @@ class InClusterPostgres(pulumi.ComponentResource):
             client_labels=dict(self.client_labels),
             ready=[job],
         )
+        return connection, password

@@ -6,8 +6,10 @@ from __future__ import annotations
 from typing import Any
 
 import pulumi
+import pulumi_kubernetes as k8s
 
 from mlops_iac.k8s import pods, resources
+from mlops_iac.platforms.base import ClientNamespace
 
 
 def statefulset_spec(
@@ -71,3 +73,41 @@ def client_network_policies(
         port=port,
         opts=opts,
     )
+
+
+def grant_client_namespace(
+    pulumi_name: str,
+    *,
+    client: ClientNamespace,
+    secret_name: str,
+    string_data: dict[str, pulumi.Input[str]],
+    labels: dict[str, str],
+    server_namespace: str,
+    server_labels: dict[str, str],
+    client_labels: dict[str, str],
+    port: int,
+    parent: pulumi.Resource,
+) -> k8s.core.v1.Secret:
+    """Let pods of another namespace use a server: a copy of the credentials they need as a
+    Secret in their namespace, and the NetworkPolicies that open `port` to those pods that
+    carry `client_labels`. Returns the copy."""
+    in_client = pulumi.ResourceOptions(parent=parent, depends_on=[client.resource])
+    secret = k8s.core.v1.Secret(
+        pulumi_name,
+        metadata={"name": secret_name, "namespace": client.name, "labels": labels},
+        type="Opaque",
+        string_data=string_data,
+        opts=in_client,
+    )
+    resources.allow_flow(
+        pulumi_name,
+        name=f"{server_labels['app.kubernetes.io/instance']}-from-{client.name}"[:54].rstrip("-"),
+        labels=labels,
+        server_namespace=server_namespace,
+        server_labels=server_labels,
+        client_namespace=client.name,
+        client_labels=client_labels,
+        port=port,
+        opts=in_client,
+    )
+    return secret
