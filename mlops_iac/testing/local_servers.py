@@ -158,6 +158,22 @@ class S3Server:
     secret_access_key: str = "testing"
     region: str = "us-east-1"
 
+    def put(self, bucket: str, key: str, body: bytes) -> str:
+        """Store `body` at `s3://bucket/key` (creating the bucket if needed); the URI."""
+        import boto3
+
+        s3 = boto3.client(
+            "s3",
+            endpoint_url=self.endpoint_url,
+            aws_access_key_id=self.access_key_id,
+            aws_secret_access_key=self.secret_access_key,
+            region_name=self.region,
+        )
+        if bucket not in [b["Name"] for b in s3.list_buckets()["Buckets"]]:
+            s3.create_bucket(Bucket=bucket)
+        s3.put_object(Bucket=bucket, Key=key, Body=body)
+        return f"s3://{bucket}/{key}"
+
     def environ(self) -> dict[str, str]:
         """The variables the trainer and boto3 read to reach this server."""
         return {

@@ -190,7 +190,6 @@ def test_a_training_job_trains_on_the_feature_service(
 ):
     """The job's own init container exports the point-in-time join of its entity rows (on
     an S3 API) with the feature service; its trainer then trains and registers on it."""
-    import boto3
     import pandas as pd
 
     expected = example_data_module().expected_features
@@ -203,16 +202,7 @@ def test_a_training_job_trains_on_the_feature_service(
             "churned": [int(expected(c, 2)["support_calls_30d"] >= 3) for c in customers],
         }
     )
-    s3 = boto3.client(
-        "s3",
-        endpoint_url=s3_server.endpoint_url,
-        aws_access_key_id=s3_server.access_key_id,
-        aws_secret_access_key=s3_server.secret_access_key,
-        region_name=s3_server.region,
-    )
-    if "datasets" not in [b["Name"] for b in s3.list_buckets()["Buckets"]]:
-        s3.create_bucket(Bucket="datasets")
-    s3.put_object(Bucket="datasets", Key="labels.parquet", Body=labels.to_parquet(index=False))
+    s3_server.put("datasets", "labels.parquet", labels.to_parquet(index=False))
     pod = stack.manifest("CronJob", "churn")["spec"]["jobTemplate"]["spec"]["template"]["spec"]
     (export,) = pod["initContainers"]
     (trainer,) = pod["containers"]

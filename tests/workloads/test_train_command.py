@@ -61,20 +61,10 @@ def project(tmp_path: Path, model_name: str) -> Path:
 @pytest.fixture
 def churn_data(s3_server: S3Server) -> dict[str, str]:
     """breast_cancer as `s3://datasets/churn.parquet` with a `churned` label; the S3 env."""
-    import boto3
     from sklearn.datasets import load_breast_cancer
 
     frame = load_breast_cancer(as_frame=True).frame.rename(columns={"target": "churned"})
-    s3 = boto3.client(
-        "s3",
-        endpoint_url=s3_server.endpoint_url,
-        aws_access_key_id=s3_server.access_key_id,
-        aws_secret_access_key=s3_server.secret_access_key,
-        region_name=s3_server.region,
-    )
-    if "datasets" not in [b["Name"] for b in s3.list_buckets()["Buckets"]]:
-        s3.create_bucket(Bucket="datasets")
-    s3.put_object(Bucket="datasets", Key="churn.parquet", Body=frame.to_parquet(index=False))
+    s3_server.put("datasets", "churn.parquet", frame.to_parquet(index=False))
     return s3_server.environ()
 
 

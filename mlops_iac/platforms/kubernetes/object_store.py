@@ -89,16 +89,13 @@ class InClusterObjectStore(pulumi.ComponentResource):
     def __init__(
         self,
         name: str,
-        *,
-        k8s_name: str,
-        namespace: str,
-        storage: str,
-        storage_class: str | None,
-        resources: ResourceRequirements,
-        stateful: pulumi.ResourceOptions,
+        settings: single_node.ServerSettings,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         super().__init__("mlops:index:ObjectStore", name, None, opts)
+        k8s_name, namespace = settings.k8s_name, settings.namespace
+        storage, storage_class = settings.storage, settings.storage_class
+        resources, stateful = settings.resources, settings.stateful
         self._name = name
         self._k8s_name = k8s_name
         self._namespace = namespace
@@ -134,13 +131,13 @@ class InClusterObjectStore(pulumi.ComponentResource):
             },
             opts=keep,
         )
-        self.service = k8s.core.v1.Service(
+        self.service = single_node.service(
             f"{name}-service",
-            metadata={"name": k8s_name, "namespace": namespace, "labels": labels},
-            spec={
-                "selector": match,
-                "ports": [{"name": "s3", "port": S3_PORT, "targetPort": "s3"}],
-            },
+            settings=settings,
+            labels=labels,
+            match=match,
+            port_name="s3",
+            port=S3_PORT,
             opts=child,
         )
         container = {

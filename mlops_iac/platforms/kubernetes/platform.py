@@ -16,11 +16,12 @@ from mlops_iac.platforms.base import (
     DatabaseConnection,
     RedisConnection,
 )
-from mlops_iac.spec import KindTarget, KubernetesTarget, StackSpec
+from mlops_iac.spec import KindTarget, KubernetesTarget, ResourceRequirements, StackSpec
 
 from .object_store import InClusterObjectStore
 from .postgres import InClusterPostgres
 from .redis import InClusterRedis
+from .single_node import ServerSettings
 
 
 class KubernetesPlatform(pulumi.ComponentResource):
@@ -101,18 +102,34 @@ class KubernetesPlatform(pulumi.ComponentResource):
             protect=protection == "protect", retain_on_delete=protection == "retain"
         )
 
+    def _server_settings(
+        self,
+        server: str,
+        storage: str,
+        storage_class: str | None,
+        resources: ResourceRequirements,
+    ) -> ServerSettings:
+        return ServerSettings(
+            k8s_name=f"{self._spec.name}-{server}",
+            namespace=self.namespace,
+            storage=storage,
+            storage_class=storage_class,
+            resources=resources,
+            stateful=self.stateful_options(),
+        )
+
     def database(self, name: str, client: ClientNamespace | None = None) -> DatabaseConnection:
         """A database with its own role on the in-cluster Postgres."""
         if self._postgres is None:
             defaults = self._spec.defaults
             self._postgres = InClusterPostgres(
                 f"{self._name}-postgres",
-                k8s_name=f"{self._spec.name}-postgres",
-                namespace=self.namespace,
-                storage=self._target.postgres.storage or defaults.postgres_storage,
-                storage_class=self._target.postgres.storage_class,
-                resources=defaults.postgres_resources,
-                stateful=self.stateful_options(),
+                self._server_settings(
+                    "postgres",
+                    self._target.postgres.storage or defaults.postgres_storage,
+                    self._target.postgres.storage_class,
+                    defaults.postgres_resources,
+                ),
                 opts=self._children,
             )
         return self._postgres.database(name, client)
@@ -123,12 +140,9 @@ class KubernetesPlatform(pulumi.ComponentResource):
             defaults = self._spec.defaults
             self._redis = InClusterRedis(
                 f"{self._name}-redis",
-                k8s_name=f"{self._spec.name}-redis",
-                namespace=self.namespace,
-                storage=defaults.redis_storage,
-                storage_class=None,
-                resources=defaults.redis_resources,
-                stateful=self.stateful_options(),
+                self._server_settings(
+                    "redis", defaults.redis_storage, None, defaults.redis_resources
+                ),
                 opts=self._children,
             )
         return self._redis.connection
@@ -140,12 +154,12 @@ class KubernetesPlatform(pulumi.ComponentResource):
             defaults = self._spec.defaults
             self._object_store = InClusterObjectStore(
                 f"{self._name}-s3",
-                k8s_name=f"{self._spec.name}-s3",
-                namespace=self.namespace,
-                storage=self._target.object_store.storage or defaults.object_store_storage,
-                storage_class=self._target.object_store.storage_class,
-                resources=defaults.object_store_resources,
-                stateful=self.stateful_options(),
+                self._server_settings(
+                    "s3",
+                    self._target.object_store.storage or defaults.object_store_storage,
+                    self._target.object_store.storage_class,
+                    defaults.object_store_resources,
+                ),
                 opts=self._children,
             )
         return self._object_store.bucket(name, client)

@@ -49,16 +49,13 @@ class InClusterPostgres(pulumi.ComponentResource):
     def __init__(
         self,
         name: str,
-        *,
-        k8s_name: str,
-        namespace: str,
-        storage: str,
-        storage_class: str | None,
-        resources: ResourceRequirements,
-        stateful: pulumi.ResourceOptions,
+        settings: single_node.ServerSettings,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         super().__init__("mlops:index:Postgres", name, None, opts)
+        k8s_name, namespace = settings.k8s_name, settings.namespace
+        storage, storage_class = settings.storage, settings.storage_class
+        resources, stateful = settings.resources, settings.stateful
         self._name = name
         self._k8s_name = k8s_name
         self._namespace = namespace
@@ -81,13 +78,13 @@ class InClusterPostgres(pulumi.ComponentResource):
             string_data={"POSTGRES_PASSWORD": admin_password.result},
             opts=keep,
         )
-        self.service = k8s.core.v1.Service(
+        self.service = single_node.service(
             f"{name}-service",
-            metadata={"name": k8s_name, "namespace": namespace, "labels": labels},
-            spec={
-                "selector": match,
-                "ports": [{"name": "postgres", "port": PORT, "targetPort": "postgres"}],
-            },
+            settings=settings,
+            labels=labels,
+            match=match,
+            port_name="postgres",
+            port=PORT,
             opts=child,
         )
         container = {

@@ -13,7 +13,6 @@ import pulumi_random as random
 from mlops_iac import versions
 from mlops_iac.k8s import pods
 from mlops_iac.platforms.base import RedisConnection, SecretKeyRef
-from mlops_iac.spec import ResourceRequirements
 
 from . import single_node
 
@@ -52,16 +51,13 @@ class InClusterRedis(pulumi.ComponentResource):
     def __init__(
         self,
         name: str,
-        *,
-        k8s_name: str,
-        namespace: str,
-        storage: str,
-        storage_class: str | None,
-        resources: ResourceRequirements,
-        stateful: pulumi.ResourceOptions,
+        settings: single_node.ServerSettings,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         super().__init__("mlops:index:Redis", name, None, opts)
+        k8s_name, namespace = settings.k8s_name, settings.namespace
+        storage, storage_class = settings.storage, settings.storage_class
+        resources, stateful = settings.resources, settings.stateful
         labels = pods.labels("redis", "online-store", k8s_name, versions.REDIS_VERSION)
         match = pods.selector("redis", k8s_name)
         client_labels = {"mlops-iac.dev/redis-client": k8s_name}
@@ -76,13 +72,13 @@ class InClusterRedis(pulumi.ComponentResource):
             opts=keep,
         )
         password_ref = SecretKeyRef(secret.metadata.name, PASSWORD_KEY)
-        k8s.core.v1.Service(
+        single_node.service(
             f"{name}-service",
-            metadata={"name": k8s_name, "namespace": namespace, "labels": labels},
-            spec={
-                "selector": match,
-                "ports": [{"name": "redis", "port": PORT, "targetPort": "redis"}],
-            },
+            settings=settings,
+            labels=labels,
+            match=match,
+            port_name="redis",
+            port=PORT,
             opts=child,
         )
         container = {

@@ -3,6 +3,7 @@ StatefulSet whose volume outlives it, reachable only from pods that carry a clie
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import pulumi
@@ -10,6 +11,44 @@ import pulumi_kubernetes as k8s
 
 from mlops_iac.k8s import pods, resources
 from mlops_iac.platforms.base import ClientNamespace
+from mlops_iac.spec import ResourceRequirements
+
+
+@dataclass(frozen=True)
+class ServerSettings:
+    """Where and how big one in-cluster data server is."""
+
+    k8s_name: str
+    """Name of its StatefulSet, Service and Secrets (`<stack>-<server>`)."""
+    namespace: str
+    storage: str
+    """Size of its data volume."""
+    storage_class: str | None
+    resources: ResourceRequirements
+    stateful: pulumi.ResourceOptions
+    """`protect` / `retain_on_delete` for what holds data."""
+
+
+def service(
+    pulumi_name: str,
+    *,
+    settings: ServerSettings,
+    labels: dict[str, str],
+    match: dict[str, str],
+    port_name: str,
+    port: int,
+    opts: pulumi.ResourceOptions,
+) -> k8s.core.v1.Service:
+    """The server's Service: `port` to the pod's port of the same name."""
+    return k8s.core.v1.Service(
+        pulumi_name,
+        metadata={"name": settings.k8s_name, "namespace": settings.namespace, "labels": labels},
+        spec={
+            "selector": match,
+            "ports": [{"name": port_name, "port": port, "targetPort": port_name}],
+        },
+        opts=opts,
+    )
 
 
 def statefulset_spec(
