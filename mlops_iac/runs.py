@@ -89,6 +89,13 @@ def active_runs(batch: BatchV1Api, namespace: str, job: str) -> list[str]:
     return sorted(j["metadata"]["name"] for j in jobs if is_active(j))
 
 
+def last_run_time(batch: BatchV1Api, namespace: str, job: str) -> datetime | None:
+    """When the newest Job of training job `job` was created, or None if it has none."""
+    listed = batch.list_namespaced_job(namespace, label_selector=f"{JOB_LABEL}={job}")
+    stamps = [item.metadata.creation_timestamp for item in listed.items]
+    return max((stamp for stamp in stamps if stamp is not None), default=None)
+
+
 def start_run(batch: BatchV1Api, namespace: str, job: str, *, now: datetime) -> str:
     """Create a Job from training job `job`'s CronJob and return its name.
 

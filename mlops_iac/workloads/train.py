@@ -204,9 +204,23 @@ def _log_and_register(model: Any, config: TrainConfig, x_train: pd.DataFrame) ->
         ],
         registered_model_name=config.model_name,
     )
+    _log_reference(x_train, config.seed)
     if info.registered_model_version is None:
         raise RuntimeError(f"MLflow did not register a version of {config.model_name!r}")
     return str(info.registered_model_version)
+
+
+def _log_reference(x_train: pd.DataFrame, seed: int, rows: int = 5000) -> None:
+    """A sample of the training features, as the drift monitor's reference for this version."""
+    import tempfile
+
+    import mlflow
+
+    sample = x_train.sample(min(rows, len(x_train)), random_state=seed)
+    with tempfile.TemporaryDirectory() as scratch:
+        path = f"{scratch}/train_features.parquet"
+        sample.to_parquet(path, index=False)
+        mlflow.log_artifact(path, artifact_path="reference")
 
 
 def _score_champion(
