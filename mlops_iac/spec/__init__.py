@@ -2,6 +2,14 @@
 
 from .errors import SpecError, SpecIssue
 from .feature_store import FeatureServerSpec, FeatureStoreSpec, MaterializeSpec
+from .monitoring import (
+    AlertsSpec,
+    DriftSpec,
+    GrafanaSpec,
+    InferenceLogSpec,
+    MonitoringSpec,
+    PrometheusSpec,
+)
 from .profiles import DataProtection, Profile, ProfileDefaults, defaults_for
 from .registry import RegistrySpec
 from .routing import ExposeSpec, RoutingSpec
@@ -28,6 +36,7 @@ from .types import ResourceRequirements, quantity_value
 
 __all__ = [
     "CONFIG_NAMESPACE",
+    "AlertsSpec",
     "AutoscalingSpec",
     "AwsClusterSpec",
     "AwsNodeGroupSpec",
@@ -35,18 +44,23 @@ __all__ = [
     "CanarySpec",
     "DataProtection",
     "DistributedSpec",
+    "DriftSpec",
     "EndpointSpec",
     "ExposeSpec",
     "FeatureDataSpec",
     "FeatureServerSpec",
     "FeatureStoreSpec",
+    "GrafanaSpec",
+    "InferenceLogSpec",
     "KindTarget",
     "KubernetesTarget",
     "MaterializeSpec",
+    "MonitoringSpec",
     "ObjectStoreSpec",
     "PostgresSpec",
     "Profile",
     "ProfileDefaults",
+    "PrometheusSpec",
     "RegistrySpec",
     "ResourceRequirements",
     "RoutingSpec",

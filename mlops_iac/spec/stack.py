@@ -13,6 +13,7 @@ from mlops_iac import versions
 
 from .errors import SpecError, from_validation_error
 from .feature_store import FeatureStoreSpec
+from .monitoring import MonitoringSpec
 from .profiles import DataProtection, Profile, ProfileDefaults, defaults_for
 from .registry import RegistrySpec
 from .routing import RoutingSpec
@@ -58,6 +59,10 @@ class StackSpec(SpecModel):
     )
     training: TrainingSpec | None = Field(
         default=None, description="Training jobs in their own quota-bound namespace."
+    )
+    monitoring: MonitoringSpec | None = Field(
+        default=None,
+        description="Prometheus, Grafana, alerts, inference logging and drift monitors.",
     )
     runtime_image: ImageRef = Field(
         default=versions.RUNTIME_IMAGE,
@@ -108,6 +113,43 @@ class StackSpec(SpecModel):
             )
         self.training.check_quota(self.defaults.training_resources)
         return self
+
+    @model_validator(mode="after")
+    def _drift_monitors_refer_to_what_exists(self) -> StackSpec:
+        drift = self.monitoring.drift if self.monitoring else []
+        endpoints = {e.name: e for e in self.serving}
+        jobs = {job.name for job in self.training.jobs} if self.training else set()
+        for index, monitor in enumerate(drift):
+            where = f"monitoring.drift[{index}]"
+            endpoint = endpoints.get(monitor.endpoint)
+            if endpoint is None:
+                raise ValueError(
+                    f"{where}.endpoint {monitor.endpoint!r} is not an endpoint; endpoints: "
+                    f"{', '.join(endpoints) or 'none'}"
+                )
+            if endpoint.runtime == "kserve":
+                raise ValueError(
+                    f"{where}: endpoint {monitor.endpoint!r} runs on KServe, whose traffic the "
+                    "inference logger does not see; use runtime 'mlserver' or 'mlflow'"
+                )
+            if self.monitoring and not self.monitoring.inference_log.enabled:
+                raise ValueError(f"{where} reads inference logs: enable monitoring.inference_log")
+            if self.training is None:
+                raise ValueError(
+                    f"{where}: drift monitors run in the training namespace: add `training`"
+                )
+            if monitor.retrain_job is not None and monitor.retrain_job not in jobs:
+                raise ValueError(
+                    f"{where}.retrain_job {monitor.retrain_job!r} is not a training job; jobs: "
+                    f"{', '.join(sorted(jobs)) or 'none'}"
+                )
+        return self
+
+    @property
+    def monitoring_namespace(self) -> str:
+        """Namespace of the monitoring stack: `monitoring.namespace` or `<namespace>-monitoring`."""
+        configured = self.monitoring.namespace if self.monitoring else None
+        return configured or f"{self.namespace}-monitoring"[:63].rstrip("-")
 
     @property
     def feast_project(self) -> str:

@@ -149,7 +149,7 @@ def make_handler(settings: Settings, batcher: Batcher) -> type[BaseHTTPRequestHa
     def connection(fresh: bool = False) -> http.client.HTTPConnection:
         if fresh or getattr(local, "connection", None) is None:
             local.connection = http.client.HTTPConnection(
-                upstream.hostname, upstream.port or 80, timeout=60
+                upstream.hostname or "127.0.0.1", upstream.port or 80, timeout=60
             )
         conn: http.client.HTTPConnection = local.connection
         return conn
