@@ -56,3 +56,14 @@ CLI runs `feast apply`, materialization and `feast serve`. Feast's own feature-s
 (`quay.io/feastdev/feature-server:0.67.0`, Python 3.12) lacks s3fs, which the file offline
 store needs to read Parquet from an S3 API."""
 FEAST_BIN = "/opt/feast/bin/feast"
+
+KUBE_PROMETHEUS_STACK_VERSION = "88.5.3"
+KUBE_PROMETHEUS_STACK_CHART = "kube-prometheus-stack"
+PROMETHEUS_COMMUNITY_REPO = "https://prometheus-community.github.io/helm-charts"
+"""kube-prometheus-stack 88.5.3 (prometheus-operator v0.93.1; Grafana subchart from
+grafana-community), from ../shared/FACTS.md, checked 2026-11; values keys from the chart's
+values.yaml. Optional: only with `monitoring`."""
+PUSHGATEWAY_CHART = "prometheus-pushgateway"
+PUSHGATEWAY_VERSION = "3.8.0"
+"""prometheus-community/prometheus-pushgateway 3.8.0 (../shared/FACTS.md): where batch jobs
+(drift monitor, trainer) push their metrics."""

@@ -6,6 +6,7 @@ import pulumi
 
 from mlops_iac.components.feature_repo import FeatureRepo
 from mlops_iac.components.feature_store import FeatureStore
+from mlops_iac.components.monitoring import Monitoring
 from mlops_iac.components.registry import ModelRegistry
 from mlops_iac.components.serving import ServingEndpoint
 from mlops_iac.components.training import TrainingCluster
@@ -20,7 +21,8 @@ class MLOpsStack(pulumi.ComponentResource):
     `registry_external_url`, `registry_artifact_bucket`; for each endpoint E
     `serving_E_url`, `serving_E_external_url`, `serving_E_challenger_url`; for training
     `training_namespace` and `training_jobs`; for the feature store `feature_server_url` and
-    `feature_server_external_url`.
+    `feature_server_external_url`; for monitoring `grafana_url`, `grafana_external_url`,
+    `prometheus_url`.
     """
 
     platform: Platform
@@ -33,6 +35,8 @@ class MLOpsStack(pulumi.ComponentResource):
     """The Feast feature store, when the spec has `feature_store`."""
     training: TrainingCluster | None
     """The training namespace and jobs, when the spec has `training`."""
+    monitoring: Monitoring | None
+    """Prometheus, Grafana, rules, dashboards and drift monitors, with `monitoring`."""
 
     def __init__(
         self, name: str, spec: StackSpec, opts: pulumi.ResourceOptions | None = None
@@ -101,6 +105,21 @@ class MLOpsStack(pulumi.ComponentResource):
             outputs |= {
                 "training_namespace": self.training.namespace,
                 "training_jobs": sorted(self.training.cronjobs),
+            }
+        self.monitoring = None
+        if spec.monitoring is not None:
+            self.monitoring = Monitoring(
+                f"{name}-monitoring",
+                spec,
+                self.platform,
+                self.registry,
+                self.training,
+                pulumi.ResourceOptions(parent=self),
+            )
+            outputs |= {
+                "grafana_url": self.monitoring.grafana_url,
+                "grafana_external_url": self.monitoring.grafana_external_url,
+                "prometheus_url": self.monitoring.prometheus_url,
             }
         self.outputs = outputs
         self.register_outputs(outputs)

@@ -9,6 +9,7 @@ import pulumi_kubernetes as k8s
 
 from mlops_iac.components import feast_config, kueue
 from mlops_iac.components.feature_store import FeastClient, FeatureStore
+from mlops_iac.components.monitoring_values import PUSHGATEWAY_PORT, pushgateway_address
 from mlops_iac.components.registry import ModelRegistry
 from mlops_iac.components.training_jobs import (
     GPU_RESOURCE,
@@ -20,9 +21,10 @@ from mlops_iac.components.training_jobs import (
     cronjob_spec,
     pod_spec,
 )
-from mlops_iac.k8s import pods, resources
+from mlops_iac.k8s import network, pods, resources
 from mlops_iac.platforms.base import BucketAccess, ClientNamespace, Platform
 from mlops_iac.spec import StackSpec, TrainingJobSpec, TrainingQuota
+from mlops_iac.workloads.train import PUSHGATEWAY_ENV
 
 TRAINER_SERVICE_ACCOUNT = "trainer"
 """Runs the training pods; it has no API rights and its token is not mounted."""
@@ -79,6 +81,8 @@ class TrainingCluster(pulumi.ComponentResource):
     """The training namespace."""
     cronjobs: dict[str, k8s.batch.v1.CronJob]
     """Each job's CronJob, by job name."""
+    client: ClientNamespace
+    """The training namespace, for other components that put pods there (drift monitors)."""
 
     def __init__(
         self,
@@ -102,7 +106,7 @@ class TrainingCluster(pulumi.ComponentResource):
         inside = pulumi.ResourceOptions.merge(
             child, pulumi.ResourceOptions(depends_on=[namespace_resource])
         )
-        client = ClientNamespace(namespace, namespace_resource)
+        self.client = client = ClientNamespace(namespace, namespace_resource)
         defaults = spec.defaults.training_resources
         k8s.core.v1.ResourceQuota(
             f"{name}-quota",
@@ -137,6 +141,20 @@ class TrainingCluster(pulumi.ComponentResource):
                 opts=inside,
             )
         env = [pods.env_value("MLFLOW_TRACKING_URI", registry.tracking_uri), *data.env()]
+        if spec.monitoring is not None:
+            env.append(pods.env_value(PUSHGATEWAY_ENV, pushgateway_address(spec)))
+            resources.network_policy(
+                f"{name}-pushgateway-egress",
+                name="trainer-pushgateway-egress",
+                namespace=namespace,
+                labels=labels,
+                spec=network.allow_egress(
+                    trainer_match,
+                    PUSHGATEWAY_PORT,
+                    [network.namespace_peer(spec.monitoring_namespace)],
+                ),
+                opts=inside,
+            )
         ready = [b for access in buckets for b in access.ready]
         feast = None
         if any(job.features for job in training.jobs):

@@ -24,6 +24,14 @@ def _model_uri(value: str) -> str:
     return value
 
 
+def registered_model_of(uri: str) -> str:
+    """The registered model's name in a `models:/NAME@ALIAS` or `models:/NAME/VERSION` URI."""
+    match = _MODEL_URI.match(uri)
+    if match is None:
+        raise ValueError(f"{uri!r} is not a registry model URI")
+    return match["name"]
+
+
 ModelUri = Annotated[str, AfterValidator(_model_uri)]
 """`models:/NAME@ALIAS` or `models:/NAME/VERSION` in the stack's MLflow registry."""
 

@@ -115,6 +115,17 @@ class StackSpec(SpecModel):
         return self
 
     @model_validator(mode="after")
+    def _grafana_route_needs_gateway(self) -> StackSpec:
+        grafana = self.monitoring.grafana if self.monitoring else None
+        exposed = grafana is not None and grafana.ingress is not None and grafana.ingress.enabled
+        if exposed and self.routing.mode != "gateway":
+            raise ValueError(
+                "monitoring.grafana.ingress needs routing.mode 'gateway': Grafana lives in the "
+                "monitoring namespace, which only a Gateway route can reach"
+            )
+        return self
+
+    @model_validator(mode="after")
     def _drift_monitors_refer_to_what_exists(self) -> StackSpec:
         drift = self.monitoring.drift if self.monitoring else []
         endpoints = {e.name: e for e in self.serving}

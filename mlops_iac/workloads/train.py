@@ -41,6 +41,8 @@ if TYPE_CHECKING:
 
     from mlops_iac.workloads.datasets import Dataset
 
+PUSHGATEWAY_ENV = "PUSHGATEWAY_URL"
+"""When set (host:port), the run's outcome is pushed there as Prometheus metrics."""
 CHAMPION = "champion"
 CHALLENGER = "challenger"
 METRIC_TAG = "mlops.holdout_metric"
@@ -288,6 +290,34 @@ def _gate(
     )
 
 
+def push_metrics(result: TrainResult, gateway: str) -> None:
+    """The run's outcome as Prometheus gauges on the Pushgateway (for the training
+    dashboard); a Pushgateway that is down costs a warning, not the run."""
+    import time
+
+    from prometheus_client import CollectorRegistry, Gauge, push_to_gateway
+
+    registry = CollectorRegistry()
+    model = result.model_name
+    values = {
+        "mlops_training_last_run_timestamp_seconds": ("When the run finished", time.time()),
+        "mlops_training_promoted": ("1 when the run became champion", int(result.promoted)),
+        "mlops_training_version": ("Registered version of the run", float(result.version)),
+    }
+    for name, (description, value) in values.items():
+        Gauge(name, description, ["model"], registry=registry).labels(model).set(value)
+    score = Gauge(
+        "mlops_training_holdout_score", "Holdout score", ["model", "metric"], registry=registry
+    )
+    score.labels(model, result.metric).set(result.score)
+    try:
+        push_to_gateway(
+            gateway, job="mlops_training", grouping_key={"model": model}, registry=registry
+        )
+    except OSError as error:
+        log.warning("could not push metrics to %s: %s", gateway, error)
+
+
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     """Command-line flags; each maps to a :class:`TrainConfig` field."""
     parser = argparse.ArgumentParser(
@@ -337,6 +367,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(json.dumps({"model_name": config.model_name, "error": str(error)}))
         return EXIT_FAILED
     print(result.to_json(), flush=True)
+    if os.environ.get(PUSHGATEWAY_ENV):
+        push_metrics(result, os.environ[PUSHGATEWAY_ENV])
     if result.promoted or args.succeed_when_not_promoted:
         return EXIT_PROMOTED
     return EXIT_NOT_PROMOTED

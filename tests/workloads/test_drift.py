@@ -266,3 +266,22 @@ def test_psi_is_zero_for_the_same_sample_and_grows_with_the_shift():
     assert psi(reference, reference) == pytest.approx(0, abs=1e-9)
     small, large = psi(reference, reference + 0.1), psi(reference, reference + 1.0)
     assert 0 < small < 0.1 < 0.2 < large
+
+
+def test_a_training_run_pushes_its_outcome_for_the_training_dashboard(
+    mlflow_server, recorder, monkeypatch
+):
+    from mlops_iac.workloads.train import main
+
+    state, url = recorder
+    monkeypatch.setenv("PUSHGATEWAY_URL", url)
+    name = f"pushed-{uuid.uuid4().hex[:8]}"
+
+    code = main(["--model-name", name, "--params", '{"n_estimators": 5}',
+                 "--tracking-uri", mlflow_server.url])  # fmt: skip
+
+    assert code == 0
+    (push,) = state.pushed
+    assert push[0] == f"/metrics/job/mlops_training/model/{name}"
+    assert f'mlops_training_promoted{{model="{name}"}} 1.0' in push[1]
+    assert f'mlops_training_holdout_score{{metric="roc_auc",model="{name}"}}' in push[1]

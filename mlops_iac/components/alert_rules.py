@@ -1,0 +1,102 @@
+"""The stack's alert rules as a PrometheusRule spec (pure; thresholds from the spec).
+
+Metric names are the ones the stack's parts export: MLServer's REST middleware
+(`rest_server_requests_total`, `rest_server_request_duration_seconds`, starlette_exporter
+in MLServer 1.7.1, labels method/path/status_code), kube-state-metrics
+(`kube_pod_container_status_restarts_total`, `kube_job_status_failed`), the drift monitor
+(`mlops_drift_max_score`, via the Pushgateway) and Prometheus' own `up`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from mlops_iac.spec import StackSpec
+
+INFER_PATHS = "/v2/models/.+/infer|/invocations"
+
+
+def _rule(name: str, expr: str, minutes: int, severity: str, summary: str) -> dict[str, Any]:
+    return {
+        "alert": name,
+        "expr": expr,
+        "for": f"{minutes}m",
+        "labels": {"severity": severity},
+        "annotations": {"summary": summary},
+    }
+
+
+def alert_groups(spec: StackSpec) -> list[dict[str, Any]]:
+    """Rule groups: serving (latency, errors), platform (restarts, registry up), training
+    (failed Jobs) and drift (one rule per monitor)."""
+    assert spec.monitoring is not None
+    alerts, namespace = spec.monitoring.alerts, spec.namespace
+    wait = alerts.for_minutes
+    served = f'namespace="{namespace}",path=~"{INFER_PATHS}"'
+    serving = [
+        _rule(
+            "EndpointHighP99Latency",
+            "histogram_quantile(0.99, sum by (namespace, service, le) "
+            f"(rate(rest_server_request_duration_seconds_bucket{{{served}}}[5m]))) "
+            f"> {alerts.p99_latency_ms / 1000:g}",
+            wait,
+            "warning",
+            f"p99 latency of {{{{ $labels.service }}}} is above {alerts.p99_latency_ms:g} ms",
+        ),
+        _rule(
+            "EndpointHighErrorRate",
+            f"sum by (namespace, service) (rate(rest_server_requests_total{{{served},"
+            f'status_code=~"5.."}}[5m])) / sum by (namespace, service) '
+            f"(rate(rest_server_requests_total{{{served}}}[5m])) > {alerts.error_rate:g}",
+            wait,
+            "critical",
+            f"more than {alerts.error_rate:.2%} of requests to {{{{ $labels.service }}}} fail",
+        ),
+    ]
+    watched = "|".join(sorted({namespace, spec.training_namespace}))
+    platform = [
+        _rule(
+            "PodRestartingOften",
+            f'increase(kube_pod_container_status_restarts_total{{namespace=~"{watched}"}}[15m]) '
+            f"> {alerts.pod_restarts}",
+            0,
+            "warning",
+            "{{ $labels.namespace }}/{{ $labels.pod }} restarted more than "
+            f"{alerts.pod_restarts} times in 15 minutes",
+        ),
+        _rule(
+            "ModelRegistryDown",
+            f'up{{namespace="{namespace}",service="{spec.registry.service_name}"}} == 0',
+            wait,
+            "critical",
+            "the MLflow registry does not answer Prometheus",
+        ),
+    ]
+    groups = [
+        {"name": "mlops-serving", "rules": serving},
+        {"name": "mlops-platform", "rules": platform},
+    ]
+    if spec.training is not None:
+        training = [
+            _rule(
+                "TrainingJobFailed",
+                f'kube_job_status_failed{{namespace="{spec.training_namespace}"}} > 0',
+                0,
+                "warning",
+                "training Job {{ $labels.job_name }} failed",
+            )
+        ]
+        groups.append({"name": "mlops-training", "rules": training})
+    drift = [
+        _rule(
+            "FeatureDrift",
+            f'mlops_drift_max_score{{endpoint="{monitor.endpoint}"}} > {monitor.threshold:g}',
+            0,
+            "warning",
+            f"inputs of {monitor.endpoint} drifted ({monitor.method} above {monitor.threshold:g})",
+        )
+        for monitor in spec.monitoring.drift
+    ]
+    if drift:
+        groups.append({"name": "mlops-drift", "rules": drift})
+    return groups

@@ -1,0 +1,185 @@
+"""Grafana dashboards as JSON (pure): serving, drift and training. Grafana's dashboard
+sidecar loads every ConfigMap labelled `grafana_dashboard: "1"`."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from mlops_iac.components.alert_rules import INFER_PATHS
+from mlops_iac.spec import StackSpec
+
+SIDECAR_LABEL = {"grafana_dashboard": "1"}
+DATASOURCE = {"type": "prometheus"}
+"""The default Prometheus datasource kube-prometheus-stack provisions."""
+
+
+def _panel(
+    title: str, targets: list[tuple[str, str]], x: int, y: int, unit: str = "short"
+) -> dict[str, Any]:
+    return {
+        "type": "timeseries",
+        "title": title,
+        "datasource": DATASOURCE,
+        "gridPos": {"x": x, "y": y, "w": 12, "h": 8},
+        "fieldConfig": {"defaults": {"unit": unit}, "overrides": []},
+        "targets": [
+            {"refId": chr(65 + i), "expr": expr, "legendFormat": legend, "datasource": DATASOURCE}
+            for i, (expr, legend) in enumerate(targets)
+        ],
+    }
+
+
+def _dashboard(uid: str, title: str, panels: list[dict[str, Any]]) -> str:
+    return json.dumps(
+        {
+            "uid": uid,
+            "title": title,
+            "tags": ["mlops-iac"],
+            "schemaVersion": 39,
+            "time": {"from": "now-6h", "to": "now"},
+            "refresh": "30s",
+            "panels": panels,
+        },
+        indent=2,
+        sort_keys=True,
+    )
+
+
+def serving_dashboard(spec: StackSpec) -> str:
+    """Requests/s, p50/p99 latency and errors per endpoint; failures per model version."""
+    served = f'namespace="{spec.namespace}",path=~"{INFER_PATHS}"'
+    rate = f"rate(rest_server_request_duration_seconds_bucket{{{served}}}[5m])"
+    return _dashboard(
+        f"{spec.name}-serving",
+        f"{spec.name}: serving",
+        [
+            _panel(
+                "Requests per second",
+                [
+                    (
+                        f"sum by (service) (rate(rest_server_requests_total{{{served}}}[5m]))",
+                        "{{service}}",
+                    )
+                ],
+                0,
+                0,
+                "reqps",
+            ),
+            _panel(
+                "Latency p50 / p99",
+                [
+                    (f"histogram_quantile(0.5, sum by (service, le) ({rate}))", "p50 {{service}}"),
+                    (f"histogram_quantile(0.99, sum by (service, le) ({rate}))", "p99 {{service}}"),
+                ],
+                12,
+                0,
+                "s",
+            ),
+            _panel(
+                "Errors per second (5xx)",
+                [
+                    (
+                        f"sum by (service) (rate(rest_server_requests_total{{{served},"
+                        f'status_code=~"5.."}}[5m]))',
+                        "{{service}}",
+                    )
+                ],
+                0,
+                8,
+                "reqps",
+            ),
+            _panel(
+                "Failed inferences per model version",
+                [
+                    (
+                        f"sum by (model, version) (rate(model_infer_request_failure_total"
+                        f'{{namespace="{spec.namespace}"}}[5m]))',
+                        "{{model}} {{version}}",
+                    )
+                ],
+                12,
+                8,
+                "reqps",
+            ),
+        ],
+    )
+
+
+def drift_dashboard(spec: StackSpec) -> str:
+    """Drift score per feature over time, and each endpoint's largest score."""
+    return _dashboard(
+        f"{spec.name}-drift",
+        f"{spec.name}: drift",
+        [
+            _panel(
+                "PSI per feature",
+                [('mlops_drift_score{method="psi"}', "{{endpoint}} {{feature}}")],
+                0,
+                0,
+            ),
+            _panel(
+                "KS statistic per feature",
+                [('mlops_drift_score{method="ks"}', "{{endpoint}} {{feature}}")],
+                12,
+                0,
+            ),
+            _panel(
+                "Largest score and threshold",
+                [
+                    ("mlops_drift_max_score", "score {{endpoint}}"),
+                    ("mlops_drift_threshold", "threshold {{endpoint}}"),
+                ],
+                0,
+                8,
+            ),
+            _panel("Live rows compared", [("mlops_drift_samples", "{{endpoint}}")], 12, 8),
+        ],
+    )
+
+
+def training_dashboard(spec: StackSpec) -> str:
+    """Last run, promoted or not, holdout score; Job outcomes from kube-state-metrics."""
+    namespace = spec.training_namespace
+    return _dashboard(
+        f"{spec.name}-training",
+        f"{spec.name}: training",
+        [
+            _panel(
+                "Last run (seconds ago)",
+                [("time() - mlops_training_last_run_timestamp_seconds", "{{model}}")],
+                0,
+                0,
+                "s",
+            ),
+            _panel(
+                "Promoted (1) or kept the champion (0)",
+                [("mlops_training_promoted", "{{model}}")],
+                12,
+                0,
+            ),
+            _panel(
+                "Holdout score",
+                [("mlops_training_holdout_score", "{{model}} {{metric}}")],
+                0,
+                8,
+            ),
+            _panel(
+                "Training Jobs succeeded / failed",
+                [
+                    (f'sum(kube_job_status_succeeded{{namespace="{namespace}"}})', "succeeded"),
+                    (f'sum(kube_job_status_failed{{namespace="{namespace}"}})', "failed"),
+                ],
+                12,
+                8,
+            ),
+        ],
+    )
+
+
+def dashboards(spec: StackSpec) -> dict[str, str]:
+    """Every dashboard of the stack, by file name."""
+    result = {"serving.json": serving_dashboard(spec), "drift.json": drift_dashboard(spec)}
+    if spec.training is not None:
+        result["training.json"] = training_dashboard(spec)
+    return result

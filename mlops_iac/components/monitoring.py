@@ -1,0 +1,343 @@
+"""Monitoring: kube-prometheus-stack and a Pushgateway by pinned Helm releases, the stack's
+alert rules and Grafana dashboards, and one drift-monitor CronJob per monitored endpoint."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pulumi
+import pulumi_kubernetes as k8s
+import pulumi_random as random
+
+from mlops_iac import versions
+from mlops_iac.components import dashboards, monitoring_values
+from mlops_iac.components.alert_rules import alert_groups
+from mlops_iac.components.registry import ModelRegistry
+from mlops_iac.components.routes import external_url, httproute_spec, route_host
+from mlops_iac.components.training import RETRAINER_SERVICE_ACCOUNT, TrainingCluster
+from mlops_iac.k8s import jobs, network, pods, resources
+from mlops_iac.platforms.base import Platform
+from mlops_iac.spec import DriftSpec, ResourceRequirements, StackSpec
+from mlops_iac.spec.serving import registered_model_of
+
+RELEASE = "monitoring"
+"""The kube-prometheus-stack release; its Services are named after it."""
+METRICS_PORTS = (5000, 8000, 8082)
+"""Where the stack's pods serve /metrics: MLflow, Feast's feature server, MLServer."""
+DRIFT_RESOURCES = ResourceRequirements(
+    cpu="100m", memory="512Mi", cpu_limit="1", memory_limit="1Gi"
+)
+API_SERVER_PORTS = (443, 6443)
+
+
+def inference_log_location(spec: StackSpec) -> str:
+    """Where endpoints' inference loggers write and drift monitors read."""
+    assert spec.monitoring is not None
+    return f"s3://{spec.monitoring.inference_log.bucket}/inference"
+
+
+def drift_command(spec: StackSpec, monitor: DriftSpec, pushgateway: str) -> list[str]:
+    """The drift monitor's command line for one monitor."""
+    endpoint = next(e for e in spec.serving if e.name == monitor.endpoint)
+    model_name = monitor.model_name or registered_model_of(endpoint.model)
+    command = [
+        "python", "-m", "mlops_iac.workloads.drift",
+        f"--endpoint={monitor.endpoint}",
+        f"--model-name={model_name}",
+        f"--current={inference_log_location(spec)}",
+        f"--method={monitor.method}",
+        f"--threshold={monitor.threshold:g}",
+        f"--window-hours={monitor.window_hours}",
+        f"--min-samples={monitor.min_samples}",
+        f"--cooldown-minutes={monitor.cooldown_minutes}",
+        f"--pushgateway={pushgateway}",
+    ]  # fmt: skip
+    if monitor.reference != "training":
+        command.append(f"--reference={monitor.reference}")
+        if monitor.target:
+            command.append(f"--target={monitor.target}")
+    if monitor.retrain_job:
+        command += [
+            f"--retrain-job={monitor.retrain_job}",
+            f"--namespace={spec.training_namespace}",
+        ]
+    return command
+
+
+class Monitoring(pulumi.ComponentResource):
+    """The monitoring namespace, Grafana's generated admin Secret, the kube-prometheus-stack
+    and Pushgateway releases, a PrometheusRule, dashboard ConfigMaps, the NetworkPolicy that
+    lets Prometheus scrape the stack, and drift-monitor CronJobs.
+
+    Outputs: `grafana_url`, `grafana_external_url`, `prometheus_url`, `pushgateway_url`.
+    """
+
+    pushgateway: str
+    """`host:port` of the Pushgateway, for batch jobs."""
+
+    def __init__(
+        self,
+        name: str,
+        spec: StackSpec,
+        platform: Platform,
+        registry: ModelRegistry | None,
+        training: TrainingCluster | None,
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
+        super().__init__("mlops:index:Monitoring", name, None, opts)
+        monitoring = spec.monitoring
+        if monitoring is None:
+            raise ValueError("Monitoring needs `monitoring` in the stack spec")
+        self._spec = spec
+        namespace = spec.monitoring_namespace
+        labels = pods.labels("mlops-iac", "monitoring", spec.name)
+        child = platform.child_options(self)
+        enforce = "privileged" if monitoring_values.node_exporter_enabled(spec) else "baseline"
+        namespace_resource = k8s.core.v1.Namespace(
+            f"{name}-namespace",
+            metadata={
+                "name": namespace,
+                "labels": {
+                    **labels,
+                    "pod-security.kubernetes.io/enforce": enforce,
+                    "pod-security.kubernetes.io/warn": "restricted",
+                    "pod-security.kubernetes.io/audit": "restricted",
+                },
+            },
+            opts=child,
+        )
+        inside = pulumi.ResourceOptions.merge(
+            child, pulumi.ResourceOptions(depends_on=[namespace_resource])
+        )
+        password = random.RandomPassword(
+            f"{name}-grafana-password", length=32, special=False, opts=inside
+        )
+        admin = k8s.core.v1.Secret(
+            f"{name}-grafana-admin",
+            metadata={
+                "name": monitoring_values.GRAFANA_ADMIN_SECRET,
+                "namespace": namespace,
+                "labels": labels,
+            },
+            type="Opaque",
+            string_data={"admin-user": "admin", "admin-password": password.result},
+            opts=inside,
+        )
+        repository = {"repo": versions.PROMETHEUS_COMMUNITY_REPO}
+        stack_release = k8s.helm.v3.Release(
+            f"{name}-kube-prometheus-stack",
+            name=RELEASE,
+            chart=versions.KUBE_PROMETHEUS_STACK_CHART,
+            version=versions.KUBE_PROMETHEUS_STACK_VERSION,
+            repository_opts=repository,
+            namespace=namespace,
+            values=monitoring_values.kube_prometheus_values(spec),
+            opts=pulumi.ResourceOptions.merge(inside, pulumi.ResourceOptions(depends_on=[admin])),
+        )
+        k8s.helm.v3.Release(
+            f"{name}-pushgateway",
+            name=monitoring_values.PUSHGATEWAY_RELEASE,
+            chart=versions.PUSHGATEWAY_CHART,
+            version=versions.PUSHGATEWAY_VERSION,
+            repository_opts=repository,
+            namespace=namespace,
+            values=monitoring_values.pushgateway_values(spec),
+            opts=pulumi.ResourceOptions.merge(
+                inside, pulumi.ResourceOptions(depends_on=[stack_release])
+            ),
+        )
+        self.pushgateway = monitoring_values.pushgateway_address(spec)
+        after_crds = pulumi.ResourceOptions.merge(
+            inside, pulumi.ResourceOptions(depends_on=[stack_release])
+        )
+        k8s.apiextensions.CustomResource(
+            f"{name}-rules",
+            api_version="monitoring.coreos.com/v1",
+            kind="PrometheusRule",
+            metadata={"name": f"{spec.name}-mlops", "namespace": namespace, "labels": labels},
+            spec={"groups": alert_groups(spec)},
+            opts=after_crds,
+        )
+        for file, dashboard in dashboards.dashboards(spec).items():
+            board = file.removesuffix(".json")
+            k8s.core.v1.ConfigMap(
+                f"{name}-dashboard-{board}",
+                metadata={
+                    "name": f"{spec.name}-dashboard-{board}",
+                    "namespace": namespace,
+                    "labels": {**labels, **dashboards.SIDECAR_LABEL},
+                },
+                data={file: dashboard},
+                opts=inside,
+            )
+        resources.network_policy(
+            f"{name}-scrape",
+            name="metrics-from-monitoring",
+            namespace=platform.namespace,
+            labels=labels,
+            spec=_scrape_policy(namespace),
+            opts=platform.child_options(self),
+        )
+        grafana_service = f"{RELEASE}-grafana"
+        expose = monitoring.grafana.ingress
+        host = None
+        if monitoring.grafana.enabled and expose is not None and expose.enabled:
+            host = route_host(expose, spec.routing, "grafana")
+            self._grafana_route(name, platform, host, grafana_service, labels, after_crds)
+        if monitoring.drift:
+            if training is None or registry is None:
+                raise ValueError("drift monitors need the training namespace and the registry")
+            self._drift_monitors(name, platform, registry, training)
+        self.grafana_url = f"http://{grafana_service}.{namespace}.svc.cluster.local"
+        self.grafana_external_url = external_url(host, spec.routing) if host else None
+        self.prometheus_url = (
+            f"http://{RELEASE}-kube-prometheus-prometheus.{namespace}.svc.cluster.local:9090"
+        )
+        self.register_outputs(
+            {
+                "grafana_url": self.grafana_url,
+                "grafana_external_url": self.grafana_external_url,
+                "prometheus_url": self.prometheus_url,
+                "pushgateway_url": f"http://{self.pushgateway}",
+            }
+        )
+
+    def _grafana_route(
+        self,
+        name: str,
+        platform: Platform,
+        host: str,
+        service: str,
+        labels: dict[str, str],
+        opts: pulumi.ResourceOptions,
+    ) -> None:
+        """An HTTPRoute beside the stack's other routes (the Gateway admits routes of its
+        own namespace) to Grafana's Service, which a ReferenceGrant lets it name."""
+        spec, namespace = self._spec, self._spec.monitoring_namespace
+        backend = {"name": service, "namespace": namespace, "port": 80, "weight": 100}
+        k8s.apiextensions.CustomResource(
+            f"{name}-grafana-route",
+            api_version="gateway.networking.k8s.io/v1",
+            kind="HTTPRoute",
+            metadata={"name": "grafana", "namespace": platform.namespace, "labels": labels},
+            spec=httproute_spec(spec.routing, platform.gateway_namespace, host, [backend]),
+            opts=opts,
+        )
+        k8s.apiextensions.CustomResource(
+            f"{name}-grafana-grant",
+            api_version="gateway.networking.k8s.io/v1beta1",
+            kind="ReferenceGrant",
+            metadata={"name": "grafana-from-routes", "namespace": namespace, "labels": labels},
+            spec={
+                "from": [
+                    {
+                        "group": "gateway.networking.k8s.io",
+                        "kind": "HTTPRoute",
+                        "namespace": platform.namespace,
+                    }
+                ],
+                "to": [{"group": "", "kind": "Service", "name": service}],
+            },
+            opts=opts,
+        )
+
+    def _drift_monitors(
+        self,
+        name: str,
+        platform: Platform,
+        registry: ModelRegistry,
+        training: TrainingCluster,
+    ) -> None:
+        spec = self._spec
+        assert spec.monitoring is not None
+        client = training.client
+        logs = platform.bucket(spec.monitoring.inference_log.bucket, client)
+        match = pods.selector("drift-monitor", spec.name)
+        labels = pods.labels("drift-monitor", "monitoring", spec.name)
+        child = platform.child_options(self)
+        in_training = pulumi.ResourceOptions.merge(
+            child, pulumi.ResourceOptions(depends_on=[client.resource, *logs.ready])
+        )
+        registry.allow_clients(
+            f"{name}-drift-registry", client=client, client_labels=match, opts=child
+        )
+        resources.network_policy(
+            f"{name}-drift-egress",
+            name="drift-monitor-egress",
+            namespace=client.name,
+            labels=labels,
+            spec=_drift_egress(match, spec.monitoring_namespace),
+            opts=in_training,
+        )
+        env = [pods.env_value("MLFLOW_TRACKING_URI", registry.tracking_uri), *logs.env()]
+        env.append(pods.env_value("HOME", "/tmp"))
+        for monitor in spec.monitoring.drift:
+            pod = {
+                "serviceAccountName": RETRAINER_SERVICE_ACCOUNT,
+                "automountServiceAccountToken": True,
+                "securityContext": pods.pod_security_context(versions.RUNTIME_UID),
+                "containers": [
+                    {
+                        "name": "drift",
+                        "image": spec.runtime_image,
+                        "command": drift_command(spec, monitor, self.pushgateway),
+                        "env": env,
+                        "resources": DRIFT_RESOURCES.to_kubernetes(),
+                        "securityContext": pods.container_security_context(),
+                        "volumeMounts": [{"name": "tmp", "mountPath": "/tmp"}],
+                    }
+                ],
+                "volumes": [pods.scratch_volume("tmp", "1Gi")],
+                "restartPolicy": "Never",
+            }
+            job_labels = {**labels, "mlops-iac.dev/endpoint": monitor.endpoint}
+            k8s.batch.v1.CronJob(
+                f"{name}-drift-{monitor.endpoint}",
+                metadata={
+                    "name": f"drift-{monitor.endpoint}",
+                    "namespace": client.name,
+                    "labels": job_labels,
+                },
+                spec=jobs.cronjob_spec(
+                    schedule=monitor.schedule,
+                    time_zone="Etc/UTC",
+                    suspend=False,
+                    job_labels=job_labels,
+                    pod_labels={**job_labels, **match, **logs.client_labels},
+                    pod=pod,
+                    backoff_limit=1,
+                    deadline_seconds=20 * 60,
+                ),
+                opts=in_training,
+            )
+
+
+def _scrape_policy(monitoring_namespace: str) -> dict[str, Any]:
+    """Prometheus (in the monitoring namespace) may reach the metrics ports of every pod of
+    the stack's namespace, and nothing else from there."""
+    return {
+        "podSelector": {},
+        "policyTypes": ["Ingress"],
+        "ingress": [
+            {
+                "from": [network.namespace_peer(monitoring_namespace)],
+                "ports": [{"protocol": "TCP", "port": port} for port in METRICS_PORTS],
+            }
+        ],
+    }
+
+
+def _drift_egress(match: dict[str, str], monitoring_namespace: str) -> dict[str, Any]:
+    """Drift pods may push to the Pushgateway and call the Kubernetes API (whose address
+    is not a pod, so it is allowed by port only)."""
+    return {
+        "podSelector": {"matchLabels": match},
+        "policyTypes": ["Egress"],
+        "egress": [
+            {
+                "to": [network.namespace_peer(monitoring_namespace)],
+                "ports": [{"protocol": "TCP", "port": monitoring_values.PUSHGATEWAY_PORT}],
+            },
+            {"ports": [{"protocol": "TCP", "port": port} for port in API_SERVER_PORTS]},
+        ],
+    }

@@ -1,0 +1,163 @@
+"""Helm values of the monitoring releases (pure), by profile, plus the raw-values escape hatch.
+
+Keys from the charts' values.yaml (prometheus-community/helm-charts: kube-prometheus-stack,
+prometheus-pushgateway; grafana/helm-charts for the Grafana subchart).
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+from mlops_iac.spec import ResourceRequirements, StackSpec
+
+GRAFANA_ADMIN_SECRET = "grafana-admin"
+PUSHGATEWAY_RELEASE = "pushgateway"
+PUSHGATEWAY_PORT = 9091
+RESTRICTED_CONTAINER = {
+    "allowPrivilegeEscalation": False,
+    "capabilities": {"drop": ["ALL"]},
+    "readOnlyRootFilesystem": True,
+    "runAsNonRoot": True,
+    "seccompProfile": {"type": "RuntimeDefault"},
+}
+
+_LOCAL = {
+    "prometheus": ResourceRequirements(cpu="100m", memory="512Mi", memory_limit="1Gi"),
+    "operator": ResourceRequirements(cpu="50m", memory="64Mi", memory_limit="256Mi"),
+    "kube-state-metrics": ResourceRequirements(cpu="20m", memory="64Mi", memory_limit="128Mi"),
+    "grafana": ResourceRequirements(cpu="50m", memory="128Mi", memory_limit="384Mi"),
+    "pushgateway": ResourceRequirements(cpu="10m", memory="32Mi", memory_limit="64Mi"),
+}
+_PRODUCTION = {
+    "prometheus": ResourceRequirements(cpu="500m", memory="2Gi", memory_limit="4Gi"),
+    "operator": ResourceRequirements(cpu="100m", memory="128Mi", memory_limit="512Mi"),
+    "kube-state-metrics": ResourceRequirements(cpu="50m", memory="128Mi", memory_limit="256Mi"),
+    "grafana": ResourceRequirements(cpu="100m", memory="256Mi", memory_limit="512Mi"),
+    "pushgateway": ResourceRequirements(cpu="50m", memory="64Mi", memory_limit="128Mi"),
+}
+
+
+def pushgateway_address(spec: StackSpec) -> str:
+    """`host:port` of the Pushgateway, where batch jobs push their metrics."""
+    return (
+        f"{PUSHGATEWAY_RELEASE}-prometheus-pushgateway.{spec.monitoring_namespace}"
+        f".svc.cluster.local:{PUSHGATEWAY_PORT}"
+    )
+
+
+def component_resources(spec: StackSpec) -> dict[str, ResourceRequirements]:
+    """Requests and limits of each monitoring component, by profile (Prometheus' own may
+    be set in the spec)."""
+    assert spec.monitoring is not None
+    chosen = dict(_LOCAL if spec.profile == "local" else _PRODUCTION)
+    if spec.monitoring.prometheus.resources is not None:
+        chosen["prometheus"] = spec.monitoring.prometheus.resources
+    return chosen
+
+
+def node_exporter_enabled(spec: StackSpec) -> bool:
+    """Node metrics need hostNetwork/hostPID pods: production only."""
+    return spec.profile == "production"
+
+
+def kube_prometheus_values(spec: StackSpec) -> dict[str, Any]:
+    """kube-prometheus-stack values: the `local` profile leaves out Alertmanager, node
+    exporter and the control-plane scrapes that kind does not expose, keeps samples in an
+    emptyDir, and picks up every ServiceMonitor, PodMonitor and PrometheusRule in the
+    cluster (not only the release's)."""
+    monitoring = spec.monitoring
+    assert monitoring is not None
+    resources = component_resources(spec)
+    production = spec.profile == "production"
+    prometheus_spec: dict[str, Any] = {
+        "retention": monitoring.prometheus.retention,
+        "resources": resources["prometheus"].to_kubernetes(),
+        "serviceMonitorSelectorNilUsesHelmValues": False,
+        "podMonitorSelectorNilUsesHelmValues": False,
+        "ruleSelectorNilUsesHelmValues": False,
+        "probeSelectorNilUsesHelmValues": False,
+    }
+    storage = monitoring.prometheus.storage or ("50Gi" if production else None)
+    if storage:
+        prometheus_spec["storageSpec"] = {
+            "volumeClaimTemplate": {
+                "spec": {
+                    "accessModes": ["ReadWriteOnce"],
+                    "resources": {"requests": {"storage": storage}},
+                }
+            }
+        }
+    values: dict[str, Any] = {
+        "alertmanager": {"enabled": production},
+        "kubeEtcd": {"enabled": False},
+        "kubeControllerManager": {"enabled": False},
+        "kubeScheduler": {"enabled": False},
+        "kubeProxy": {"enabled": False},
+        "nodeExporter": {"enabled": node_exporter_enabled(spec)},
+        "defaultRules": {
+            "rules": {
+                "etcd": False,
+                "kubeControllerManager": False,
+                "kubeSchedulerAlerting": False,
+                "kubeSchedulerRecording": False,
+                "kubeProxy": False,
+                "nodeExporterAlerting": production,
+                "nodeExporterRecording": production,
+            }
+        },
+        "prometheus": {"prometheusSpec": prometheus_spec},
+        "prometheusOperator": {"resources": resources["operator"].to_kubernetes()},
+        "kube-state-metrics": {"resources": resources["kube-state-metrics"].to_kubernetes()},
+        "grafana": {
+            "enabled": monitoring.grafana.enabled,
+            "defaultDashboardsEnabled": production,
+            "admin": {
+                "existingSecret": GRAFANA_ADMIN_SECRET,
+                "userKey": "admin-user",
+                "passwordKey": "admin-password",
+            },
+            "persistence": {"enabled": False},
+            "resources": resources["grafana"].to_kubernetes(),
+            "sidecar": {
+                "dashboards": {
+                    "enabled": True,
+                    "label": "grafana_dashboard",
+                    "labelValue": "1",
+                    "searchNamespace": "ALL",
+                }
+            },
+        },
+    }
+    return deep_merge(values, monitoring.values)
+
+
+def pushgateway_values(spec: StackSpec) -> dict[str, Any]:
+    """The Pushgateway for batch jobs (drift monitor, trainer): scraped with honorLabels,
+    restricted security context, no persistence."""
+    return {
+        "resources": component_resources(spec)["pushgateway"].to_kubernetes(),
+        "serviceMonitor": {
+            "enabled": True,
+            "namespace": spec.monitoring_namespace,
+            "honorLabels": True,
+        },
+        "persistentVolume": {"enabled": False},
+        "securityContext": {
+            "runAsNonRoot": True,
+            "runAsUser": 65534,
+            "seccompProfile": {"type": "RuntimeDefault"},
+        },
+        "containerSecurityContext": RESTRICTED_CONTAINER,
+    }
+
+
+def deep_merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
+    """`base` with `override` merged in: mappings recursively, anything else replaced."""
+    merged = copy.deepcopy(base)
+    for key, value in override.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = deep_merge(merged[key], value)
+        else:
+            merged[key] = copy.deepcopy(value)
+    return merged
