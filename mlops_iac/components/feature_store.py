@@ -225,6 +225,7 @@ class FeatureStore(pulumi.ComponentResource):
 
     def _server(self, name: str, base: str, ready: list[pulumi.Resource]) -> None:
         spec, server = self._spec, self._store.server
+        metrics = server.service_monitor or spec.monitoring is not None
         defaults = spec.defaults
         labels = pods.labels("feast", "feature-server", base, versions.FEAST_VERSION)
         match = pods.selector("feast", base)
@@ -233,11 +234,11 @@ class FeatureStore(pulumi.ComponentResource):
         resources_ = (server.resources or defaults.feature_server_resources).to_kubernetes()
         container = self._container(
             "feature-server",
-            feast_config.serve_command(server.port, server.workers, server.service_monitor),
+            feast_config.serve_command(server.port, server.workers, metrics),
             resources_,
         )
         ports = [{"name": "http", "containerPort": server.port}]
-        if server.service_monitor:
+        if metrics:
             ports.append({"name": "metrics", "containerPort": feast_config.METRICS_PORT})
         container |= {
             "ports": ports,
@@ -266,7 +267,7 @@ class FeatureStore(pulumi.ComponentResource):
             ),
         )
         service_ports = [{"name": "http", "port": server.port, "targetPort": "http"}]
-        if server.service_monitor:
+        if metrics:
             service_ports.append(
                 {"name": "metrics", "port": feast_config.METRICS_PORT, "targetPort": "metrics"}
             )
@@ -295,7 +296,7 @@ class FeatureStore(pulumi.ComponentResource):
             ),
             opts=self._child,
         )
-        if server.service_monitor:
+        if metrics:
             resources.service_monitor(
                 f"{name}-servicemonitor", metadata=metadata, match=match, opts=self._child
             )

@@ -175,6 +175,14 @@ class ModelRegistry(pulumi.ComponentResource):
             ),
             opts=child,
         )
+        if spec.monitoring is not None:
+            resources.service_monitor(
+                f"{name}-servicemonitor",
+                metadata={"name": service_name, "namespace": namespace, "labels": labels},
+                match=match,
+                port="http",
+                opts=child,
+            )
         if host is not None:
             create_route(
                 name,

@@ -17,9 +17,11 @@ from mlops_iac.components.routes import (
     route_host,
 )
 from mlops_iac.components.serving_runtime import (
+    INFERENCE_LOGGER_PORT,
     MLSERVER_METRICS_PORT,
     MODEL_REVISION_ANNOTATION,
     fetch_model_container,
+    inference_logger_container,
     mlflow_serve_container,
     mlserver_container,
 )
@@ -89,6 +91,17 @@ class ServingEndpoint(pulumi.ComponentResource):
         self._registry = registry
         self._features = features if endpoint.feature_server else None
         self._child = platform.child_options(self)
+        monitoring = stack.monitoring
+        self._log = None
+        if monitoring and monitoring.inference_log.enabled and endpoint.runtime != "kserve":
+            self._log = monitoring.inference_log
+            self._log_bucket = platform.bucket(monitoring.inference_log.bucket)
+            self._child = pulumi.ResourceOptions.merge(
+                self._child, pulumi.ResourceOptions(depends_on=self._log_bucket.ready)
+            )
+        self._monitored = endpoint.service_monitor or (
+            monitoring is not None and endpoint.runtime == "mlserver"
+        )
         namespace = platform.namespace
         service = endpoint.name
         canary = endpoint.canary
@@ -151,6 +164,19 @@ class ServingEndpoint(pulumi.ComponentResource):
                     *container["env"],
                     pods.env_value(FEATURE_SERVER_ENV, self._features.url),
                 ]
+        if self._log is not None:
+            pod_spec["containers"].append(
+                inference_logger_container(
+                    image=endpoint.image or self._stack.runtime_image,
+                    endpoint=endpoint.name,
+                    role=role,
+                    upstream_port=endpoint.port,
+                    log=self._log,
+                    location=f"s3://{self._log.bucket}/inference",
+                    bucket_env=self._log_bucket.env(),
+                )
+            )
+            template_metadata["labels"] = {**labels, **self._log_bucket.client_labels}
         if defaults.spread_across_nodes and floor > 1:
             pod_spec["topologySpreadConstraints"] = pods.spread_across_nodes(match)
         metadata = {"name": service, "namespace": namespace, "labels": labels}
@@ -198,7 +224,8 @@ class ServingEndpoint(pulumi.ComponentResource):
 
     def _service(self, name: str, metadata: dict[str, Any], match: dict[str, str]) -> None:
         endpoint = self._endpoint
-        ports = [{"name": "http", "port": endpoint.port, "targetPort": "http"}]
+        target = "logged" if self._log is not None else "http"
+        ports = [{"name": "http", "port": endpoint.port, "targetPort": target}]
         if endpoint.runtime == "mlserver":
             ports.append(
                 {"name": "metrics", "port": MLSERVER_METRICS_PORT, "targetPort": "metrics"}
@@ -209,7 +236,7 @@ class ServingEndpoint(pulumi.ComponentResource):
             spec={"selector": match, "ports": ports},
             opts=self._child,
         )
-        if endpoint.service_monitor:
+        if self._monitored:
             resources.service_monitor(
                 f"{name}-servicemonitor", metadata=metadata, match=match, opts=self._child
             )
@@ -335,7 +362,7 @@ class ServingEndpoint(pulumi.ComponentResource):
             labels=metadata_labels,
             spec=network.allow_ingress(
                 endpoint_pods,
-                self._endpoint.port,
+                INFERENCE_LOGGER_PORT if self._log is not None else self._endpoint.port,
                 [
                     network.namespace_peer(namespace),
                     network.namespace_peer(routing.proxy_namespace),

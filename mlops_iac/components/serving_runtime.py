@@ -7,6 +7,7 @@ from typing import Any
 import pulumi
 
 from mlops_iac.k8s import pods
+from mlops_iac.spec import InferenceLogSpec, ResourceRequirements
 
 MODEL_REVISION_ANNOTATION = "mlops-iac.dev/model-revision"
 
@@ -142,4 +143,48 @@ def mlserver_container(
             {"name": "models", "mountPath": MODELS_DIR, "readOnly": True},
             {"name": "tmp", "mountPath": "/tmp"},
         ],
+    }
+
+
+INFERENCE_LOGGER_PORT = 8090
+"""The inference logger sidecar's port; the Service sends traffic there when logging is on."""
+INFERENCE_LOGGER_RESOURCES = ResourceRequirements(
+    cpu="20m", memory="64Mi", cpu_limit="500m", memory_limit="128Mi"
+)
+
+
+def inference_logger_container(
+    *,
+    image: str,
+    endpoint: str,
+    role: str,
+    upstream_port: int,
+    log: InferenceLogSpec,
+    location: str,
+    bucket_env: list[dict[str, Any]],
+) -> dict[str, Any]:
+    """The sidecar that passes traffic to the model server on `upstream_port` and keeps a
+    sample of inference requests at `location` (mlops_iac.workloads.inference_logger)."""
+    settings = {
+        "UPSTREAM": f"http://127.0.0.1:{upstream_port}",
+        "LISTEN_PORT": str(INFERENCE_LOGGER_PORT),
+        "ENDPOINT": endpoint,
+        "ROLE": role,
+        "SAMPLE_RATE": f"{log.sample_rate:g}",
+        "LOG_LOCATION": location,
+        "FLUSH_RECORDS": str(log.flush_records),
+        "FLUSH_SECONDS": str(log.flush_seconds),
+        "HOME": "/tmp",
+    }
+    return {
+        "name": "inference-logger",
+        "image": image,
+        "command": ["python", "-m", "mlops_iac.workloads.inference_logger"],
+        "env": [*(pods.env_value(k, v) for k, v in settings.items()), *bucket_env],
+        "ports": [{"name": "logged", "containerPort": INFERENCE_LOGGER_PORT}],
+        "resources": INFERENCE_LOGGER_RESOURCES.to_kubernetes(),
+        "securityContext": pods.container_security_context(),
+        "readinessProbe": {"tcpSocket": {"port": "logged"}, "periodSeconds": 5},
+        "livenessProbe": {"tcpSocket": {"port": "logged"}, "periodSeconds": 15},
+        "volumeMounts": [{"name": "tmp", "mountPath": "/tmp"}],
     }
