@@ -153,10 +153,15 @@ def test_setup_jobs_run_to_completion(control_plane, applied):
 def test_changing_one_value_changes_only_what_it_should(control_plane, applied):
     """Scaling MLflow to 2 replicas re-applies the whole stack: only the Deployment's spec
     changes (and a PodDisruptionBudget appears); no stateful object is replaced."""
-    stateful = [("statefulset", f"local-{name}") for name in ("postgres", "s3", "redis")]
-    stateful += [("pvc", f"data-local-{name}-0") for name in ("postgres", "s3", "redis")]
-    stateful += [("secret", m["metadata"]["name"]) for m in applied if m["kind"] == "Secret"]
-    before = {key: control_plane.get(key[0], key[1], "-n", "mlops") for key in stateful}
+    servers = ("postgres", "s3", "redis")
+    stateful = [("statefulset", f"local-{name}", "mlops") for name in servers]
+    stateful += [("pvc", f"data-local-{name}-0", "mlops") for name in servers]
+    stateful += [
+        ("secret", m["metadata"]["name"], m["metadata"]["namespace"])
+        for m in applied
+        if m["kind"] == "Secret"
+    ]
+    before = {key: control_plane.get(key[0], key[1], "-n", key[2]) for key in stateful}
     generations = {
         identity(m): live(control_plane, m)["metadata"].get("generation") for m in applied
     }
@@ -182,7 +187,7 @@ def test_changing_one_value_changes_only_what_it_should(control_plane, applied):
     assert changed == {("Deployment", "mlops", "mlflow")}
     assert added == {("PodDisruptionBudget", "mlops", "mlflow")}
     for key, old in before.items():
-        now = control_plane.get(key[0], key[1], "-n", "mlops")
+        now = control_plane.get(key[0], key[1], "-n", key[2])
         assert now["metadata"]["uid"] == old["metadata"]["uid"], key
     assert control_plane.get("deployment", "mlflow", "-n", "mlops")["spec"]["replicas"] == 2
 

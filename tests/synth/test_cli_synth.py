@@ -82,12 +82,13 @@ def test_outputs_json_lists_the_stack_outputs(local_out: Path) -> None:
     assert outputs["training_jobs"] == ["demo"]
     assert outputs["feature_server_url"] == "http://local-feast.mlops.svc.cluster.local:6566"
     assert outputs["feature_server_external_url"] == "http://features.localtest.me"
+    assert outputs["grafana_external_url"] == "http://grafana.localtest.me"
 
 
 def test_the_local_stack_validates_with_zero_failures(local_out: Path) -> None:
     result = runner.invoke(app, ["validate", str(local_out)])
     assert result.exit_code == 0, result.output
-    assert "52 manifests, 0 failures" in result.output
+    assert "64 manifests, 0 failures" in result.output
 
 
 def test_validate_reports_one_line_per_failure(tmp_path: Path) -> None:
