@@ -23,11 +23,21 @@ RESTRICTED_CONTAINER = {
 }
 
 _LOCAL = {
-    "prometheus": ResourceRequirements(cpu="100m", memory="512Mi", memory_limit="1Gi"),
-    "operator": ResourceRequirements(cpu="50m", memory="64Mi", memory_limit="256Mi"),
-    "kube-state-metrics": ResourceRequirements(cpu="20m", memory="64Mi", memory_limit="128Mi"),
-    "grafana": ResourceRequirements(cpu="50m", memory="128Mi", memory_limit="384Mi"),
-    "pushgateway": ResourceRequirements(cpu="10m", memory="32Mi", memory_limit="64Mi"),
+    "prometheus": ResourceRequirements(
+        cpu="100m", memory="512Mi", cpu_limit="1", memory_limit="1Gi"
+    ),
+    "operator": ResourceRequirements(
+        cpu="50m", memory="64Mi", cpu_limit="200m", memory_limit="256Mi"
+    ),
+    "kube-state-metrics": ResourceRequirements(
+        cpu="20m", memory="64Mi", cpu_limit="200m", memory_limit="128Mi"
+    ),
+    "grafana": ResourceRequirements(
+        cpu="50m", memory="128Mi", cpu_limit="500m", memory_limit="384Mi"
+    ),
+    "pushgateway": ResourceRequirements(
+        cpu="10m", memory="32Mi", cpu_limit="100m", memory_limit="64Mi"
+    ),
 }
 _PRODUCTION = {
     "prometheus": ResourceRequirements(cpu="500m", memory="2Gi", memory_limit="4Gi"),
