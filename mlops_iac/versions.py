@@ -67,3 +67,25 @@ PUSHGATEWAY_CHART = "prometheus-pushgateway"
 PUSHGATEWAY_VERSION = "3.8.0"
 """prometheus-community/prometheus-pushgateway 3.8.0 (../shared/FACTS.md): where batch jobs
 (drift monitor, trainer) push their metrics."""
+
+KIND_VERSION = "v0.33.0"
+KIND_NODE_IMAGE = (
+    "kindest/node:v1.37.0@sha256:a1ed56cfb0e7b93589bdf97c8cd566405a265939e3620fc4f5de89adff580ae5"
+)
+"""kind v0.33.0 (2026-08) and its default node image, pinned by digest; binary SHA-256s from
+the release's `.sha256sum` assets as pinned in public repos (checked 2026-11 through the
+search tool: linux only; other platforms install kind themselves)."""
+KIND_SHA256 = {
+    "linux-amd64": "aee6151561422756b764a4ae28e7f44cda5af5a9eead3cc9985112b1de8d8e0d",
+    "linux-arm64": "20022bee6cfcd5086cb7234d218e3454e6090022f2a8f55d1fa7fcf42c3867a2",
+}
+PULUMI_CLI_VERSION = "3.255.0"
+PULUMI_CLI_SHA256 = {
+    "linux-amd64": "cf559568e2c32f7fae56ea3de8ae5fa48973ba8c5aa9dd2b3dc0c8898fe50dba",
+}
+"""The newest Pulumi CLI whose release checksum could be confirmed (pulumi-3.255.0-checksums.txt
+as quoted in public repos, 2026-11); the Automation API of the pinned SDK drives it."""
+ENVOY_GATEWAY_VERSION = "v1.9.2"
+ENVOY_GATEWAY_CHART = "oci://docker.io/envoyproxy/gateway-helm"
+"""Envoy Gateway's Helm chart (newest seen 2026-11): the Gateway API implementation that
+`mlops-iac up local` installs on kind (ingress-nginx is retired since March 2026)."""

@@ -12,8 +12,10 @@ import tarfile
 import tempfile
 import urllib.request
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
+
+from mlops_iac import versions
 
 CACHE = Path.home() / ".cache" / "mlops-iac" / "tools"
 
@@ -32,13 +34,17 @@ class PinnedTool:
     """`<os>-<arch>` (e.g. `linux-amd64`) -> download URL."""
     sha256: dict[str, str]
     """`<os>-<arch>` -> SHA-256 of the download."""
-    member: str | None = None
-    """For an archive: the path of the binary inside it."""
-    version_args: list[str] = field(default_factory=lambda: ["version"])
+    archive_dir: str | None = None
+    """For a .tar.gz download: the folder inside it whose files all go into `bin/` (the
+    Pulumi CLI ships its language hosts beside the binary)."""
+
+    def root(self, cache: Path = CACHE) -> Path:
+        """The tool's folder in the cache; its binaries are in `bin/`."""
+        return cache / f"{self.name}-{self.version}"
 
     def cached(self, cache: Path = CACHE) -> Path:
         """Where the verified binary is kept."""
-        return cache / f"{self.name}-{self.version}" / self.name
+        return self.root(cache) / "bin" / self.name
 
 
 def platform_key(system: str | None = None, machine: str | None = None) -> str:
@@ -97,7 +103,7 @@ def ensure_tool(
         )
     say(f"downloading {tool.name} {tool.version} for {key} into {target.parent}")
     target.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=target.parent) as scratch:
+    with tempfile.TemporaryDirectory(dir=tool.root(cache)) as scratch:
         archive = Path(scratch) / "download"
         try:
             download(tool.urls[key], archive)
@@ -109,22 +115,61 @@ def ensure_tool(
                 f"{tool.name} {tool.version} download does not match its pinned SHA-256 "
                 f"(expected {tool.sha256[key]}, got {actual}); nothing was installed"
             )
-        binary = _extract(archive, tool.member, Path(scratch)) if tool.member else archive
-        binary.chmod(binary.stat().st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
-        os.replace(binary, target)
+        if tool.archive_dir:
+            for binary in _extract(archive, tool.archive_dir, Path(scratch) / "bin"):
+                _executable(binary)
+                os.replace(binary, target.parent / binary.name)
+        else:
+            _executable(archive)
+            os.replace(archive, target)
     say(f"{tool.name} {tool.version} verified (sha256 {tool.sha256[key][:12]}…)")
     return target
 
 
-def _extract(archive: Path, member: str, into: Path) -> Path:
-    with tarfile.open(archive) as tar:
-        try:
+def _executable(path: Path) -> None:
+    path.chmod(path.stat().st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
+
+
+def _extract(archive: Path, folder: str, into: Path) -> list[Path]:
+    """The regular files directly under `folder/` in a .tar.gz, written into `into`."""
+    into.mkdir(parents=True, exist_ok=True)
+    written = []
+    with tarfile.open(archive, "r:gz") as tar:
+        for member in tar.getmembers():
+            parent, _, name = member.name.rstrip("/").rpartition("/")
+            if not member.isfile() or parent.strip("./") != folder or not name:
+                continue
             source = tar.extractfile(member)
-        except KeyError:
-            source = None
-        if source is None:
-            raise ToolError(f"{member} is not in the downloaded archive")
-        binary = into / Path(member).name
-        with binary.open("wb") as out:
-            shutil.copyfileobj(source, out)
-    return binary
+            if source is None:
+                continue
+            binary = into / name
+            with binary.open("wb") as out:
+                shutil.copyfileobj(source, out)
+            written.append(binary)
+    if not written:
+        raise ToolError(f"the downloaded archive has no files under {folder}/")
+    return written
+
+
+KIND = PinnedTool(
+    name="kind",
+    version=versions.KIND_VERSION,
+    urls={
+        key: f"https://kind.sigs.k8s.io/dl/{versions.KIND_VERSION}/kind-{key}"
+        for key in versions.KIND_SHA256
+    },
+    sha256=dict(versions.KIND_SHA256),
+)
+"""kind, a single binary."""
+
+PULUMI = PinnedTool(
+    name="pulumi",
+    version=versions.PULUMI_CLI_VERSION,
+    urls={
+        "linux-amd64": "https://get.pulumi.com/releases/sdk/"
+        f"pulumi-v{versions.PULUMI_CLI_VERSION}-linux-x64.tar.gz"
+    },
+    sha256=dict(versions.PULUMI_CLI_SHA256),
+    archive_dir="pulumi",
+)
+"""The Pulumi CLI and its language hosts, from the release tarball."""

@@ -47,6 +47,12 @@ class KindTarget(_KubernetesTargetBase):
     cluster: ShortName = Field(
         default="mlops", description="Name of the kind cluster; its context is `kind-<cluster>`."
     )
+    install_gateway: bool = Field(
+        default=True,
+        description="With routing.mode `gateway` and a `gateway_class`: install Envoy Gateway "
+        "(pinned Helm chart, with the Gateway API CRDs) and that GatewayClass, its Envoy "
+        "Service on node port 30080 (the shipped kind config maps it to the host's port 80).",
+    )
 
     @property
     def context(self) -> str:

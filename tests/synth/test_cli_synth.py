@@ -88,7 +88,7 @@ def test_outputs_json_lists_the_stack_outputs(local_out: Path) -> None:
 def test_the_local_stack_validates_with_zero_failures(local_out: Path) -> None:
     result = runner.invoke(app, ["validate", str(local_out)])
     assert result.exit_code == 0, result.output
-    assert "64 manifests, 0 failures" in result.output
+    assert "66 manifests, 0 failures" in result.output
 
 
 def test_validate_reports_one_line_per_failure(tmp_path: Path) -> None:

@@ -18,6 +18,7 @@ from mlops_iac.platforms.base import (
 )
 from mlops_iac.spec import KindTarget, KubernetesTarget, ResourceRequirements, StackSpec
 
+from .gateway import install_envoy_gateway
 from .object_store import InClusterObjectStore
 from .postgres import InClusterPostgres
 from .redis import InClusterRedis
@@ -51,6 +52,9 @@ class KubernetesPlatform(pulumi.ComponentResource):
         self.gateway: k8s.apiextensions.CustomResource | None = None
         routing = spec.routing
         if routing.mode == "gateway" and routing.gateway_class is not None:
+            implementation: list[pulumi.Resource] = []
+            if isinstance(target, KindTarget) and target.install_gateway:
+                implementation = install_envoy_gateway(name, routing, spec.name, scoped)
             self.gateway = k8s.apiextensions.CustomResource(
                 f"{name}-gateway",
                 api_version="gateway.networking.k8s.io/v1",
@@ -71,7 +75,9 @@ class KubernetesPlatform(pulumi.ComponentResource):
                         }
                     ],
                 },
-                opts=in_namespace,
+                opts=pulumi.ResourceOptions.merge(
+                    in_namespace, pulumi.ResourceOptions(depends_on=implementation)
+                ),
             )
         self._children = in_namespace
         self._postgres: InClusterPostgres | None = None
