@@ -5,7 +5,7 @@ from __future__ import annotations
 import shutil
 import time
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -144,10 +144,76 @@ def _deploy(operation: str, stack: str, program_dir: Path) -> None:
     run_operation(operation, program_dir, stack, on_output=lambda line: console.print(line, end=""))
 
 
+def _local_context(spec: StackSpec, program_dir: Path) -> Any:
+    from mlops_iac.local.flow import Context
+
+    return Context(spec=spec, program_dir=program_dir, console=console)
+
+
+def _local_deployer(stack: str, program_dir: Path) -> Any:
+    from mlops_iac.deploy import automation_deployer
+
+    return automation_deployer(program_dir, stack, lambda line: console.print(line, end=""))
+
+
 @app.command()
-def up(stack: StackArgument = "local", program_dir: DirOption = Path(".")) -> None:
-    """Deploy the stack (`pulumi up` through the Automation API, local file state)."""
-    _deploy("up", stack, program_dir)
+def up(
+    stack: StackArgument = "local",
+    program_dir: DirOption = Path("."),
+    install: Annotated[
+        bool,
+        typer.Option(
+            "--install/--no-install",
+            help="kind target: download pinned kind / Pulumi CLI when missing (verified).",
+        ),
+    ] = True,
+    build: Annotated[
+        bool,
+        typer.Option("--build/--no-build", help="kind target: build and load the runtime image."),
+    ] = True,
+) -> None:
+    """Deploy the stack. A kind target gets the whole local flow: prerequisites, the kind
+    cluster, the runtime image, `pulumi up` (Automation API, local file state), URLs."""
+    spec = _load_spec(program_dir, stack)
+    if spec.target.kind != "kind":
+        _deploy("up", stack, program_dir)
+        return
+    from mlops_iac.local.flow import up_local
+
+    code = up_local(
+        _local_context(spec, program_dir),
+        _local_deployer(stack, program_dir),
+        install=install,
+        build=build,
+    )
+    raise typer.Exit(code)
+
+
+@app.command()
+def down(
+    stack: StackArgument = "local",
+    program_dir: DirOption = Path("."),
+    delete_data: Annotated[
+        bool, typer.Option("--delete-data", help="Also delete protected and retained data.")
+    ] = False,
+    delete_cluster: Annotated[
+        bool, typer.Option("--delete-cluster", help="Also delete the kind cluster.")
+    ] = False,
+) -> None:
+    """Destroy a kind stack (data is kept unless --delete-data), optionally its cluster."""
+    spec = _load_spec(program_dir, stack)
+    if spec.target.kind != "kind":
+        errors.print(f"`down` is for kind stacks; use `mlops-iac destroy {stack}`")
+        raise typer.Exit(EXIT_SPEC_ERROR)
+    from mlops_iac.local.flow import down_local
+
+    code = down_local(
+        _local_context(spec, program_dir),
+        _local_deployer(stack, program_dir),
+        delete_data=delete_data,
+        delete_cluster=delete_cluster,
+    )
+    raise typer.Exit(code)
 
 
 @app.command()

@@ -56,12 +56,64 @@ def _stored_passphrase(state_dir: Path) -> str:
     return passphrase
 
 
-def select_stack(project_dir: Path, stack: str, backend: Backend) -> Any:
-    """The Automation API stack for `Pulumi.<stack>.yaml` in `project_dir` (created if new)."""
+def select_stack(
+    project_dir: Path, stack: str, backend: Backend, pulumi_root: Path | None = None
+) -> Any:
+    """The Automation API stack for `Pulumi.<stack>.yaml` in `project_dir` (created if new),
+    driven by the CLI in `<pulumi_root>/bin` (else the one on PATH)."""
     from pulumi import automation as auto
 
-    workspace = auto.LocalWorkspaceOptions(work_dir=str(project_dir), env_vars=backend.env())
+    command = auto.PulumiCommand(root=str(pulumi_root)) if pulumi_root else None
+    workspace = auto.LocalWorkspaceOptions(
+        work_dir=str(project_dir), env_vars=backend.env(), pulumi_command=command
+    )
     return auto.create_or_select_stack(stack_name=stack, work_dir=str(project_dir), opts=workspace)
+
+
+def unprotect_all(stack: Any) -> int:
+    """Lift `protect` from every resource in the stack's state (for `down --delete-data`);
+    how many were protected."""
+    from pulumi import automation as auto
+
+    deployment = stack.export_stack()
+    resources = deployment.deployment.get("resources", [])
+    lifted = sum(1 for resource in resources if resource.pop("protect", False))
+    stack.import_stack(
+        auto.Deployment(version=deployment.version, deployment=deployment.deployment)
+    )
+    return lifted
+
+
+def automation_deployer(
+    project_dir: Path, stack: str, on_output: Callable[[str], None]
+) -> Callable[[str, Path], dict[str, Any]]:
+    """A Deployer for the local flow: each operation through the Automation API with the
+    given CLI, summarized as `changes` (operations other than `same`) and `outputs`
+    (secrets shown as `[secret]`)."""
+
+    def deploy(operation: str, pulumi_root: Path) -> dict[str, Any]:
+        selected = select_stack(project_dir, stack, local_backend(project_dir), pulumi_root)
+        if operation == "unprotect":
+            return {"changes": {"unprotected": unprotect_all(selected)}, "outputs": {}}
+        if operation == "preview":
+            summary = selected.preview(on_output=on_output).change_summary
+            return {"changes": _changes(summary), "outputs": {}}
+        result = run_operation_on(selected, operation, on_output)
+        outputs = (
+            {
+                key: "[secret]" if value.secret else value.value
+                for key, value in result.outputs.items()
+            }
+            if operation == "up"
+            else {}
+        )
+        return {"changes": _changes(result.summary.resource_changes or {}), "outputs": outputs}
+
+    return deploy
+
+
+def _changes(summary: dict[str, int]) -> dict[str, int]:
+    return {str(op): count for op, count in summary.items() if str(op) != "same" and count}
 
 
 def run_operation(
@@ -69,7 +121,11 @@ def run_operation(
 ) -> Any:
     """Run `up`, `preview` or `destroy` on the stack, streaming the engine's output."""
     backend = local_backend(project_dir)
-    selected = select_stack(project_dir, stack, backend)
+    return run_operation_on(select_stack(project_dir, stack, backend), operation, on_output)
+
+
+def run_operation_on(selected: Any, operation: str, on_output: Callable[[str], None]) -> Any:
+    """`up`, `preview` or `destroy` on an Automation API stack."""
     if operation == "up":
         return selected.up(on_output=on_output)
     if operation == "preview":

@@ -158,12 +158,12 @@ def test_an_invalid_spec_exits_2_naming_the_config_path_without_a_traceback(tmp_
     assert not out.exists()
 
 
-def test_up_fails_fast_with_the_prerequisites_when_the_cli_is_missing(
+def test_up_local_without_docker_stops_at_once_and_names_the_offline_fallback(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setenv("PATH", "/nonexistent")
     result = runner.invoke(app, ["up", "local"])
     assert result.exit_code == 3
-    assert "prerequisites for a kind target are missing" in result.output
-    assert "pulumi: not found on PATH" in result.output
+    assert "Docker is not installed" in result.output
+    assert "https://docs.docker.com/get-started/get-docker/" in result.output
     assert "mlops-iac synth . --stack local" in result.output
