@@ -269,3 +269,29 @@ def test_workers_are_added_with_the_same_pinned_image():
     assert config["name"] == "dev"
     assert [n["role"] for n in config["nodes"]] == ["control-plane", "worker", "worker"]
     assert {n["image"] for n in config["nodes"]} == {versions.KIND_NODE_IMAGE}
+
+
+KIND_ACTION_INPUTS = {"version", "config", "kubeconfig", "node_image", "cluster_name", "wait",
+                      "verbosity", "kubectl_version", "registry", "registry_image",
+                      "registry_name", "registry_port", "registry_enable_delete",
+                      "install_only", "ignore_failed_clean"}  # fmt: skip
+"""helm/kind-action's action.yml inputs."""
+PULUMI_ACTION_INPUTS = {"command", "stack-name", "pulumi-version", "pulumi-version-file",
+                        "work-dir", "cloud-url", "secrets-provider", "config-map", "refresh",
+                        "upsert", "remove", "expect-no-changes", "color"}  # fmt: skip
+"""The pulumi/actions inputs this project may use (a subset of its action.yml)."""
+
+
+def test_the_e2e_workflow_uses_real_action_inputs_and_the_pinned_versions():
+    workflow = yaml.safe_load(
+        (Path(__file__).parents[2] / ".github/workflows/e2e-kind.yml").read_text()
+    )
+    steps = {step.get("uses", step.get("name")): step for step in workflow["jobs"]["e2e"]["steps"]}
+
+    kind_step = steps["helm/kind-action@v1.15.1"]
+    pulumi_step = steps["pulumi/actions@v7"]
+    assert set(kind_step["with"]) <= KIND_ACTION_INPUTS
+    assert kind_step["with"]["version"] == versions.KIND_VERSION
+    assert set(pulumi_step["with"]) <= PULUMI_ACTION_INPUTS
+    assert pulumi_step["with"]["pulumi-version"] == versions.PULUMI_CLI_VERSION
+    assert steps["End-to-end tests"]["run"] == "pytest -m kind tests/e2e -v"
