@@ -55,7 +55,7 @@ def from_validation_error(
     issues = []
     for detail in error.errors(include_url=False):
         loc = _strip_discriminator_tags(detail["loc"], data)
-        path = prefix + _format_path(loc)
+        path = prefix + _format_path(loc) if loc else prefix.rstrip(":.")
         message = detail["msg"].removeprefix("Value error, ")
         if detail["type"] == "extra_forbidden":
             allowed = _allowed_keys(model, loc[:-1], data)
