@@ -117,9 +117,9 @@ class TrainerSettings(SpecModel):
         if "." not in value.strip("."):
             raise ValueError(f"estimator {value!r} is not an import path like sklearn.svm.SVC")
         if _installed(value):
-            from mlops_iac.workloads.estimators import resolve_estimator
+            from mlops_iac.workloads.estimators import check_estimator
 
-            resolve_estimator(value)
+            check_estimator(value)
         return value
 
     @field_validator("metric")

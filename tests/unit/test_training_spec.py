@@ -160,3 +160,20 @@ def test_an_unknown_job_name_lists_the_jobs():
 
     with pytest.raises(KeyError, match="no training job 'nope'; jobs: churn"):
         spec.training.job("nope")
+
+
+def test_scikit_learn_names_are_remembered_per_version(tmp_path, monkeypatch):
+    import json
+
+    from mlops_iac.workloads import estimators
+
+    monkeypatch.setattr(estimators, "CACHE_DIR", tmp_path)
+    estimators.check_metric("roc_auc")
+    estimators.check_estimator("sklearn.ensemble.RandomForestClassifier")
+
+    (cache,) = tmp_path.glob("sklearn-*.json")
+    remembered = json.loads(cache.read_text())
+    assert "roc_auc" in remembered["scorers"]
+    assert remembered["estimators"] == ["sklearn.ensemble.RandomForestClassifier"]
+    with pytest.raises(ValueError, match="unknown metric 'auc_of_dreams'"):
+        estimators.check_metric("auc_of_dreams")
