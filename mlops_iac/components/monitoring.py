@@ -28,6 +28,11 @@ DRIFT_RESOURCES = ResourceRequirements(
     cpu="100m", memory="512Mi", cpu_limit="1", memory_limit="1Gi"
 )
 API_SERVER_PORTS = (443, 6443)
+CHECKOV_SKIP_ANNOTATION = "checkov.io/skip1"
+TOKEN_NEEDED = (
+    "CKV_K8S_38=the drift monitor calls the Kubernetes API to start retraining; its "
+    "ServiceAccount may only get CronJobs and create or list Jobs"
+)
 
 
 def inference_log_location(spec: StackSpec) -> str:
@@ -297,6 +302,7 @@ class Monitoring(pulumi.ComponentResource):
                     "name": f"drift-{monitor.endpoint}",
                     "namespace": client.name,
                     "labels": job_labels,
+                    "annotations": {CHECKOV_SKIP_ANNOTATION: TOKEN_NEEDED},
                 },
                 spec=jobs.cronjob_spec(
                     schedule=monitor.schedule,
