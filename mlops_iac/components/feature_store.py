@@ -15,7 +15,7 @@ from mlops_iac.components.feature_repo import FeatureRepo
 from mlops_iac.components.routes import create_route, external_url, route_host
 from mlops_iac.k8s import jobs, network, pods, resources
 from mlops_iac.platforms.base import BucketAccess, ClientNamespace, Platform
-from mlops_iac.spec import ExposeSpec, StackSpec
+from mlops_iac.spec import StackSpec
 
 SERVER_NAME = "feast"
 """The feature server's Deployment and Service (`<stack>-feast`)."""
@@ -289,10 +289,7 @@ class FeatureStore(pulumi.ComponentResource):
             spec=network.allow_ingress(
                 match,
                 server.port,
-                [
-                    network.namespace_peer(self._namespace),
-                    network.namespace_peer(routing.proxy_namespace),
-                ],
+                network.stack_and_proxy_peers(self._namespace, routing.proxy_namespace),
             ),
             opts=self._child,
         )
@@ -301,7 +298,7 @@ class FeatureStore(pulumi.ComponentResource):
                 f"{name}-servicemonitor", metadata=metadata, match=match, opts=self._child
             )
         expose = server.ingress if server.ingress and server.ingress.enabled else None
-        host = route_host(expose or ExposeSpec(), routing, base) if expose else None
+        host = route_host(expose, routing, base) if expose else None
         if host is not None:
             create_route(
                 name,

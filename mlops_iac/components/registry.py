@@ -168,10 +168,7 @@ class ModelRegistry(pulumi.ComponentResource):
             spec=network.allow_ingress(
                 match,
                 registry.port,
-                [
-                    network.namespace_peer(namespace),
-                    network.namespace_peer(spec.routing.proxy_namespace),
-                ],
+                network.stack_and_proxy_peers(namespace, spec.routing.proxy_namespace),
             ),
             opts=child,
         )

@@ -363,36 +363,20 @@ class ServingEndpoint(pulumi.ComponentResource):
             spec=network.allow_ingress(
                 endpoint_pods,
                 INFERENCE_LOGGER_PORT if self._log is not None else self._endpoint.port,
-                [
-                    network.namespace_peer(namespace),
-                    network.namespace_peer(routing.proxy_namespace),
-                ],
+                network.stack_and_proxy_peers(namespace, routing.proxy_namespace),
             ),
             opts=self._child,
         )
-        resources.network_policy(
-            f"{name}-allow-registry",
-            name=f"{service}-allow-registry",
-            namespace=namespace,
-            labels=metadata_labels,
-            spec=network.allow_egress(
-                endpoint_pods,
-                self._registry.port,
-                [network.pods_peer(self._registry.pod_selector)],
-            ),
-            opts=self._child,
-        )
+        servers = [("registry", self._registry.port, self._registry.pod_selector)]
         if self._features is not None:
+            servers.append(("feature-server", self._features.port, self._features.pod_selector))
+        for server, port, selector in servers:
             resources.network_policy(
-                f"{name}-allow-feature-server",
-                name=f"{service}-allow-feature-server",
+                f"{name}-allow-{server}",
+                name=f"{service}-allow-{server}",
                 namespace=namespace,
                 labels=metadata_labels,
-                spec=network.allow_egress(
-                    endpoint_pods,
-                    self._features.port,
-                    [network.pods_peer(self._features.pod_selector)],
-                ),
+                spec=network.allow_egress(endpoint_pods, port, [network.pods_peer(selector)]),
                 opts=self._child,
             )
 

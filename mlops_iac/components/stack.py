@@ -61,7 +61,7 @@ class MLOpsStack(pulumi.ComponentResource):
                 "registry_artifact_bucket": self.registry.artifact_bucket,
             }
         self.feature_store = None
-        if spec.feature_store is not None and feature_repo is not None:
+        if feature_repo is not None:
             self.feature_store = FeatureStore(
                 f"{name}-feature-store",
                 spec,

@@ -37,6 +37,12 @@ def namespace_peer(namespace: str) -> dict[str, Any]:
     return {"namespaceSelector": {"matchLabels": {NAMESPACE_NAME_LABEL: namespace}}}
 
 
+def stack_and_proxy_peers(namespace: str, proxy_namespace: str) -> list[dict[str, Any]]:
+    """Peers of a service the stack and the outside world call: every pod of the stack's
+    namespace, and the Gateway's (or Ingress controller's) proxies."""
+    return [namespace_peer(namespace), namespace_peer(proxy_namespace)]
+
+
 def pods_peer(match_labels: dict[str, str], namespace: str | None = None) -> dict[str, Any]:
     """A peer matching pods by label: in the policy's own namespace, or in `namespace`."""
     peer: dict[str, Any] = {"podSelector": {"matchLabels": match_labels}}
