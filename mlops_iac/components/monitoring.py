@@ -10,10 +10,11 @@ import pulumi_kubernetes as k8s
 import pulumi_random as random
 
 from mlops_iac import versions
-from mlops_iac.components import dashboards, monitoring_values
+from mlops_iac.components import dashboards, feast_config, monitoring_values
 from mlops_iac.components.alert_rules import alert_groups
 from mlops_iac.components.registry import ModelRegistry
 from mlops_iac.components.routes import external_url, httproute_spec, route_host
+from mlops_iac.components.serving_runtime import MLSERVER_METRICS_PORT
 from mlops_iac.components.training import RETRAINER_SERVICE_ACCOUNT, TrainingCluster
 from mlops_iac.k8s import jobs, network, pods, resources
 from mlops_iac.platforms.base import Platform
@@ -22,8 +23,6 @@ from mlops_iac.spec.serving import registered_model_of
 
 RELEASE = "monitoring"
 """The kube-prometheus-stack release; its Services are named after it."""
-METRICS_PORTS = (5000, 8000, 8082)
-"""Where the stack's pods serve /metrics: MLflow, Feast's feature server, MLServer."""
 DRIFT_RESOURCES = ResourceRequirements(
     cpu="100m", memory="512Mi", cpu_limit="1", memory_limit="1Gi"
 )
@@ -180,7 +179,7 @@ class Monitoring(pulumi.ComponentResource):
             name="metrics-from-monitoring",
             namespace=platform.namespace,
             labels=labels,
-            spec=_scrape_policy(namespace),
+            spec=_scrape_policy(namespace, metrics_ports(spec)),
             opts=platform.child_options(self),
         )
         grafana_service = f"{RELEASE}-grafana"
@@ -318,7 +317,13 @@ class Monitoring(pulumi.ComponentResource):
             )
 
 
-def _scrape_policy(monitoring_namespace: str) -> dict[str, Any]:
+def metrics_ports(spec: StackSpec) -> list[int]:
+    """Where the stack's pods serve /metrics: MLflow (on its own port), Feast's feature
+    server, MLServer."""
+    return sorted({spec.registry.port, feast_config.METRICS_PORT, MLSERVER_METRICS_PORT})
+
+
+def _scrape_policy(monitoring_namespace: str, ports: list[int]) -> dict[str, Any]:
     """Prometheus (in the monitoring namespace) may reach the metrics ports of every pod of
     the stack's namespace, and nothing else from there."""
     return {
@@ -327,7 +332,7 @@ def _scrape_policy(monitoring_namespace: str) -> dict[str, Any]:
         "ingress": [
             {
                 "from": [network.namespace_peer(monitoring_namespace)],
-                "ports": [{"protocol": "TCP", "port": port} for port in METRICS_PORTS],
+                "ports": [{"protocol": "TCP", "port": port} for port in ports],
             }
         ],
     }

@@ -28,6 +28,7 @@ import tempfile
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
@@ -339,14 +340,11 @@ def _log_to_mlflow(result: DriftResult, reference: pd.DataFrame, current: pd.Dat
         png = plot_png(result.features, reference, current) if result.features else b""
         mlflow.log_text(report_html(result, png), "drift_report.html")
         if png:
-            mlflow.log_image(_image(png), "drift.png")
+            with tempfile.TemporaryDirectory() as scratch:
+                path = Path(scratch) / "drift.png"
+                path.write_bytes(png)
+                mlflow.log_artifact(str(path))
         return str(active.info.run_id)
-
-
-def _image(png: bytes) -> Any:
-    import matplotlib.image
-
-    return matplotlib.image.imread(io.BytesIO(png), format="png")
 
 
 def _in_cluster_batch() -> BatchV1Api:
