@@ -86,12 +86,12 @@ def unprotect_all(stack: Any) -> int:
 
 def automation_deployer(
     project_dir: Path, stack: str, on_output: Callable[[str], None]
-) -> Callable[[str, Path], dict[str, Any]]:
+) -> Callable[[str, Path | None], dict[str, Any]]:
     """A Deployer for the local flow: each operation through the Automation API with the
     given CLI, summarized as `changes` (operations other than `same`) and `outputs`
     (secrets shown as `[secret]`)."""
 
-    def deploy(operation: str, pulumi_root: Path) -> dict[str, Any]:
+    def deploy(operation: str, pulumi_root: Path | None) -> dict[str, Any]:
         selected = select_stack(project_dir, stack, local_backend(project_dir), pulumi_root)
         if operation == "unprotect":
             return {"changes": {"unprotected": unprotect_all(selected)}, "outputs": {}}

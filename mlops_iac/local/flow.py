@@ -31,7 +31,7 @@ class Deployer(Protocol):
     """Runs a Pulumi operation (`up`, `preview`, `destroy`) on the stack; returns a summary
     with `changes` (resource changes other than `same`) and `outputs`."""
 
-    def __call__(self, operation: str, pulumi_root: Path) -> dict[str, Any]: ...
+    def __call__(self, operation: str, pulumi_root: Path | None) -> dict[str, Any]: ...
 
 
 class LocalError(RuntimeError):
@@ -107,9 +107,10 @@ def require_tools(ctx: Context, install: bool) -> tuple[Path, Path]:
     return found[0], found[1]
 
 
-def pulumi_root(pulumi: Path) -> Path:
-    """The folder whose `bin/pulumi` the Automation API runs."""
-    return pulumi.parent.parent
+def pulumi_root(pulumi: Path) -> Path | None:
+    """The folder whose `bin/pulumi` the Automation API runs; None for a CLI found on PATH
+    outside a `bin/` folder (the Automation API then finds the same one on PATH)."""
+    return pulumi.parent.parent if pulumi.parent.name == "bin" else None
 
 
 def prepare_image(ctx: Context, docker: str, kind: Path, build: bool) -> str:
@@ -148,8 +149,9 @@ def up_local(ctx: Context, deploy: Deployer, *, install: bool = True, build: boo
         created = cluster.ensure_cluster(kind, name, 0, ctx.state_dir, ctx.runner)
         ctx.console.print(f"kind cluster {name!r} {'created' if created else 'reused'}")
         prepare_image(ctx, docker, kind, build)
-        result = deploy("up", pulumi_root(pulumi))
-        again = deploy("preview", pulumi_root(pulumi))
+        root = pulumi_root(pulumi)
+        result = deploy("up", root)
+        again = deploy("preview", root)
     except (LocalError, CommandFailed) as error:
         ctx.console.print(f"[bold red]up local failed[/]: {error}", highlight=False)
         return error.code if isinstance(error, LocalError) else EXIT_FAILED
@@ -171,9 +173,10 @@ def down_local(
     """The whole `down local`."""
     try:
         kind, pulumi = require_tools(ctx, install=True)
+        root = pulumi_root(pulumi)
         if delete_data:
-            deploy("unprotect", pulumi_root(pulumi))
-        deploy("destroy", pulumi_root(pulumi))
+            deploy("unprotect", root)
+        deploy("destroy", root)
         if delete_data and not delete_cluster:
             namespaces = [ctx.spec.namespace, ctx.spec.training_namespace]
             run_checked(

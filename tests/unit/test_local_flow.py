@@ -43,10 +43,10 @@ class Recorder:
 
 class FakeDeploy:
     def __init__(self, preview_changes: dict[str, int] | None = None) -> None:
-        self.calls: list[tuple[str, Path]] = []
+        self.calls: list[tuple[str, Path | None]] = []
         self.preview_changes = preview_changes or {}
 
-    def __call__(self, operation: str, pulumi_root: Path) -> dict[str, Any]:
+    def __call__(self, operation: str, pulumi_root: Path | None) -> dict[str, Any]:
         self.calls.append((operation, pulumi_root))
         outputs = {"registry_external_url": "http://mlflow.localtest.me", "namespace": "mlops"}
         changes = self.preview_changes if operation == "preview" else {"create": 80}
@@ -226,6 +226,7 @@ def test_the_pulumi_tarball_unpacks_the_cli_and_its_language_hosts(tmp_path):
     assert binary == tmp_path / "cache" / "pulumi-3" / "bin" / "pulumi"
     assert sorted(p.name for p in binary.parent.iterdir()) == ["pulumi", "pulumi-language-python"]
     assert flow.pulumi_root(binary) == tmp_path / "cache" / "pulumi-3"
+    assert flow.pulumi_root(Path("/opt/pulumi/pulumi")) is None  # on PATH, not in a bin/
 
 
 def test_pins_cover_linux_and_say_what_to_do_elsewhere(tmp_path):
