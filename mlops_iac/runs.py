@@ -82,18 +82,22 @@ def is_active(job: dict[str, Any]) -> bool:
     )
 
 
-def active_runs(batch: BatchV1Api, namespace: str, job: str) -> list[str]:
-    """Names of the unfinished Jobs of training job `job` (scheduled or on demand)."""
+def list_runs(batch: BatchV1Api, namespace: str, job: str) -> list[dict[str, Any]]:
+    """The Jobs of training job `job` (scheduled or on demand), as plain dicts."""
     listed = batch.list_namespaced_job(namespace, label_selector=f"{JOB_LABEL}={job}")
-    jobs = batch.api_client.sanitize_for_serialization(listed)["items"]
-    return sorted(j["metadata"]["name"] for j in jobs if is_active(j))
+    runs: list[dict[str, Any]] = batch.api_client.sanitize_for_serialization(listed)["items"]
+    return runs
 
 
-def last_run_time(batch: BatchV1Api, namespace: str, job: str) -> datetime | None:
-    """When the newest Job of training job `job` was created, or None if it has none."""
-    listed = batch.list_namespaced_job(namespace, label_selector=f"{JOB_LABEL}={job}")
-    stamps = [item.metadata.creation_timestamp for item in listed.items]
-    return max((stamp for stamp in stamps if stamp is not None), default=None)
+def active_runs(runs: list[dict[str, Any]]) -> list[str]:
+    """Names of the unfinished ones among `runs`."""
+    return sorted(run["metadata"]["name"] for run in runs if is_active(run))
+
+
+def last_run_time(runs: list[dict[str, Any]]) -> datetime | None:
+    """When the newest of `runs` was created, or None if there is none."""
+    stamps = [run["metadata"].get("creationTimestamp") for run in runs]
+    return max((datetime.fromisoformat(s) for s in stamps if s), default=None)
 
 
 def start_run(batch: BatchV1Api, namespace: str, job: str, *, now: datetime) -> str:
@@ -113,7 +117,7 @@ def start_run(batch: BatchV1Api, namespace: str, job: str, *, now: datetime) -> 
                 "name); is the stack deployed?"
             ) from None
         raise RunError(f"cannot read CronJob {namespace}/{job}: {error.reason}") from None
-    running = active_runs(batch, namespace, job)
+    running = active_runs(list_runs(batch, namespace, job))
     if running:
         raise RunError(f"training job {job!r} is already running: {', '.join(running)}")
     manifest = job_from_cronjob(batch.api_client.sanitize_for_serialization(cronjob), "")

@@ -242,12 +242,13 @@ def maybe_retrain(
     batch: BatchV1Api, namespace: str, job: str, cooldown: timedelta, now: datetime
 ) -> str:
     """Start a run of `job` unless one is active or the last started within `cooldown`."""
-    from mlops_iac.runs import RunError, active_runs, last_run_time, start_run
+    from mlops_iac.runs import RunError, active_runs, last_run_time, list_runs, start_run
 
-    running = active_runs(batch, namespace, job)
+    runs = list_runs(batch, namespace, job)
+    running = active_runs(runs)
     if running:
         return f"skipped: {job} is running ({', '.join(running)})"
-    last = last_run_time(batch, namespace, job)
+    last = last_run_time(runs)
     if last is not None and now - last < cooldown:
         return f"skipped: cool-down until {(last + cooldown).isoformat()}"
     try:
