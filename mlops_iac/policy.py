@@ -38,7 +38,7 @@ class Finding:
 
 
 @dataclass(frozen=True)
-class Exception_:
+class PolicyException:
     """A rule that does not apply to some objects, and why."""
 
     rule: str
@@ -49,7 +49,7 @@ class Exception_:
 
 
 EXCEPTIONS = [
-    Exception_(
+    PolicyException(
         "default-deny",
         "Namespace",
         "*-monitoring",
@@ -61,7 +61,7 @@ EXCEPTIONS = [
 ]
 
 
-def _excepted(rule: str, kind: str, namespace: str, name: str) -> Exception_ | None:
+def _excepted(rule: str, kind: str, namespace: str, name: str) -> PolicyException | None:
     target = f"{namespace}/{name}" if namespace else name
     for exception in EXCEPTIONS:
         matches = fnmatch.fnmatch(target, exception.name) or fnmatch.fnmatch(name, exception.name)
@@ -158,8 +158,11 @@ POD_RULES = {
 }
 
 
-def check(manifests: Iterable[dict[str, Any]]) -> tuple[list[Finding], list[Finding]]:
-    """(findings, excepted findings) over every manifest."""
+def check(
+    manifests: Iterable[dict[str, Any]],
+) -> tuple[list[Finding], list[tuple[Finding, PolicyException]]]:
+    """(findings, excepted findings each with the exception that covers it) over every
+    manifest."""
     manifests = list(manifests)
     findings: list[Finding] = []
     for manifest in manifests:
@@ -173,10 +176,13 @@ def check(manifests: Iterable[dict[str, Any]]) -> tuple[list[Finding], list[Find
             findings += [_finding(rule, manifest, message) for message in run(pod)]
     findings += _default_deny(manifests)
     kept: list[Finding] = []
-    excepted: list[Finding] = []
+    excepted: list[tuple[Finding, PolicyException]] = []
     for finding in findings:
         exception = _excepted(finding.rule, finding.kind, finding.namespace, finding.name)
-        (excepted if exception else kept).append(finding)
+        if exception is None:
+            kept.append(finding)
+        else:
+            excepted.append((finding, exception))
     return kept, excepted
 
 
