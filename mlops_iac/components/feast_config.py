@@ -27,9 +27,11 @@ METRICS_PORT = 8000
 REGISTRY_TTL_SECONDS = 60
 
 
-def feature_store_yaml(project: str) -> str:
-    """Registry in Postgres (SQL registry, psycopg 3), Redis online store, file offline
-    store; every connection detail is a `${VAR}` reference."""
+def feature_store_yaml(project: str, *, redis_tls: bool = False) -> str:
+    """Registry in Postgres (SQL registry, psycopg 3), Redis online store (over TLS with
+    `redis_tls`, as managed Redis requires), file offline store; every connection detail is
+    a `${VAR}` reference."""
+    redis = f"${{{REDIS_ENV}_HOST}}:${{{REDIS_ENV}_PORT}},password=${{{REDIS_ENV}_PASSWORD}}"
     config: dict[str, Any] = {
         "project": project,
         "provider": "local",
@@ -43,9 +45,7 @@ def feature_store_yaml(project: str) -> str:
         },
         "online_store": {
             "type": "redis",
-            "connection_string": (
-                f"${{{REDIS_ENV}_HOST}}:${{{REDIS_ENV}_PORT}},password=${{{REDIS_ENV}_PASSWORD}}"
-            ),
+            "connection_string": f"{redis},ssl=true" if redis_tls else redis,
         },
         "offline_store": {"type": "file"},
         "entity_key_serialization_version": 3,

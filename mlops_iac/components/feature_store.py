@@ -30,6 +30,8 @@ class FeastClient:
     env: list[dict[str, Any]]
     client_labels: dict[str, str]
     ready: list[pulumi.Resource]
+    buckets: list[BucketAccess]
+    """The offline store's bucket, which the client pods' identity must be able to read."""
 
 
 class FeatureStore(pulumi.ComponentResource):
@@ -67,13 +69,15 @@ class FeatureStore(pulumi.ComponentResource):
         self._gateway_namespace = platform.gateway_namespace
         self._child = child = platform.child_options(self)
         base = f"{spec.name}-{SERVER_NAME}"
-        config = feast_config.feature_store_yaml(spec.feast_project)
-        digest = repo.digest(config)
-
         self._platform = platform
         database = platform.database(store.database)
         redis = platform.redis()
         bucket = platform.bucket(store.bucket)
+        config = feast_config.feature_store_yaml(spec.feast_project, redis_tls=redis.tls)
+        digest = repo.digest(config)
+        self._service_account = platform.workload_identity(
+            base, namespace=namespace, buckets=[bucket], parent=self
+        )
         self._env = [
             *database.env(feast_config.DB_ENV),
             *redis.env(feast_config.REDIS_ENV),
@@ -135,6 +139,7 @@ class FeatureStore(pulumi.ComponentResource):
             env=[*database.env(feast_config.DB_ENV), *_offline_env(bucket)],
             client_labels={**database.client_labels, **bucket.client_labels},
             ready=[*database.ready, *bucket.ready, repo_map],
+            buckets=[bucket],
         )
 
     def _container(
@@ -160,6 +165,8 @@ class FeatureStore(pulumi.ComponentResource):
             "containers": [container],
             "volumes": [self._repo_volume, pods.scratch_volume("tmp", "1Gi")],
         }
+        if self._service_account is not None:
+            spec["serviceAccountName"] = self._service_account
         if restart:
             spec["restartPolicy"] = restart
         return spec

@@ -17,7 +17,7 @@ from mlops_iac.components.routes import external_url, httproute_spec, route_host
 from mlops_iac.components.serving_runtime import MLSERVER_METRICS_PORT
 from mlops_iac.components.training import RETRAINER_SERVICE_ACCOUNT, TrainingCluster
 from mlops_iac.k8s import jobs, network, pods, resources
-from mlops_iac.platforms.base import Platform
+from mlops_iac.platforms.base import Platform, with_bucket_names
 from mlops_iac.spec import DriftSpec, ResourceRequirements, StackSpec
 from mlops_iac.spec.serving import registered_model_of
 
@@ -256,6 +256,13 @@ class Monitoring(pulumi.ComponentResource):
         assert spec.monitoring is not None
         client = training.client
         logs = platform.bucket(spec.monitoring.inference_log.bucket, client)
+        platform.workload_identity(
+            RETRAINER_SERVICE_ACCOUNT,
+            namespace=client.name,
+            buckets=[logs],
+            parent=self,
+            service_account=RETRAINER_SERVICE_ACCOUNT,
+        )
         match = pods.selector("drift-monitor", spec.name)
         labels = pods.labels("drift-monitor", "monitoring", spec.name)
         child = platform.child_options(self)
@@ -284,7 +291,10 @@ class Monitoring(pulumi.ComponentResource):
                     {
                         "name": "drift",
                         "image": spec.runtime_image,
-                        "command": drift_command(spec, monitor, self.pushgateway),
+                        "command": [
+                            with_bucket_names(arg, [logs])
+                            for arg in drift_command(spec, monitor, self.pushgateway)
+                        ],
                         "env": env,
                         "resources": DRIFT_RESOURCES.to_kubernetes(),
                         "securityContext": pods.container_security_context(),

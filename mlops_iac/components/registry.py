@@ -104,6 +104,9 @@ class ModelRegistry(pulumi.ComponentResource):
 
         database = platform.database(registry.database)
         bucket = platform.bucket(registry.artifact_bucket)
+        service_account = platform.workload_identity(
+            service_name, namespace=namespace, buckets=[bucket], parent=self
+        )
         expose = registry.ingress if registry.ingress and registry.ingress.enabled else None
         host = route_host(expose, spec.routing, service_name) if expose else None
         replicas = registry.replicas or defaults.registry_replicas
@@ -132,6 +135,7 @@ class ModelRegistry(pulumi.ComponentResource):
                         args=args,
                         database=database,
                         bucket=bucket,
+                        service_account=service_account,
                         resources=(
                             registry.resources or defaults.registry_resources
                         ).to_kubernetes(),
@@ -241,6 +245,7 @@ def _pod_spec(
     args: pulumi.Input[list[str]],
     database: DatabaseConnection,
     bucket: BucketAccess,
+    service_account: str | None,
     resources: dict[str, Any],
     spread: bool,
     match: dict[str, str],
@@ -284,6 +289,8 @@ def _pod_spec(
         ],
         "volumes": [pods.scratch_volume("tmp", "1Gi")],
     }
+    if service_account is not None:
+        spec["serviceAccountName"] = service_account
     if spread:
         spec["topologySpreadConstraints"] = pods.spread_across_nodes(match)
     return spec

@@ -26,7 +26,7 @@ from mlops_iac.components.serving_runtime import (
     mlserver_container,
 )
 from mlops_iac.k8s import network, pods, resources
-from mlops_iac.platforms.base import Platform
+from mlops_iac.platforms.base import Platform, with_bucket_names
 from mlops_iac.spec import AutoscalingSpec, EndpointSpec, ExposeSpec, StackSpec
 
 ENDPOINT_LABEL = "mlops-iac.dev/endpoint"
@@ -96,6 +96,12 @@ class ServingEndpoint(pulumi.ComponentResource):
         if monitoring and monitoring.inference_log.enabled and endpoint.runtime != "kserve":
             self._log = monitoring.inference_log
             self._log_bucket = platform.bucket(monitoring.inference_log.bucket)
+            self._service_account = platform.workload_identity(
+                endpoint.name,
+                namespace=platform.namespace,
+                buckets=[self._log_bucket],
+                parent=self,
+            )
             self._child = pulumi.ResourceOptions.merge(
                 self._child, pulumi.ResourceOptions(depends_on=self._log_bucket.ready)
             )
@@ -172,11 +178,15 @@ class ServingEndpoint(pulumi.ComponentResource):
                     role=role,
                     upstream_port=endpoint.port,
                     log=self._log,
-                    location=f"s3://{self._log.bucket}/inference",
+                    location=with_bucket_names(
+                        f"s3://{self._log.bucket}/inference", [self._log_bucket]
+                    ),
                     bucket_env=self._log_bucket.env(),
                 )
             )
             template_metadata["labels"] = {**labels, **self._log_bucket.client_labels}
+            if self._service_account is not None:
+                pod_spec["serviceAccountName"] = self._service_account
         if defaults.spread_across_nodes and floor > 1:
             pod_spec["topologySpreadConstraints"] = pods.spread_across_nodes(match)
         metadata = {"name": service, "namespace": namespace, "labels": labels}

@@ -160,7 +160,7 @@ def inference_logger_container(
     role: str,
     upstream_port: int,
     log: InferenceLogSpec,
-    location: str,
+    location: pulumi.Input[str],
     bucket_env: list[dict[str, Any]],
 ) -> dict[str, Any]:
     """The sidecar that passes traffic to the model server on `upstream_port` and keeps a

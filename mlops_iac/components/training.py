@@ -22,7 +22,7 @@ from mlops_iac.components.training_jobs import (
     pod_spec,
 )
 from mlops_iac.k8s import network, pods, resources
-from mlops_iac.platforms.base import BucketAccess, ClientNamespace, Platform
+from mlops_iac.platforms.base import BucketAccess, ClientNamespace, Platform, with_bucket_names
 from mlops_iac.spec import StackSpec, TrainingJobSpec, TrainingQuota
 from mlops_iac.workloads.train import PUSHGATEWAY_ENV
 
@@ -123,7 +123,7 @@ class TrainingCluster(pulumi.ComponentResource):
         self._service_accounts(name, namespace, labels, inside)
 
         buckets = [platform.bucket(bucket, client) for bucket in training.buckets()]
-        data = next(b for b in buckets if b.bucket == training.data_bucket)
+        data = next(b for b in buckets if b.name == training.data_bucket)
         trainer_match = pods.selector("trainer", spec.name)
         client_labels = {**trainer_match, **_client_labels(buckets)}
         registry.allow_clients(
@@ -161,6 +161,14 @@ class TrainingCluster(pulumi.ComponentResource):
             if features is None:
                 raise ValueError("training jobs read `features`: pass the FeatureStore")
             feast = features.client_access(client)
+        readable = [*buckets, *(feast.buckets if feast else [])]
+        platform.workload_identity(
+            TRAINER_SERVICE_ACCOUNT,
+            namespace=namespace,
+            buckets=readable,
+            parent=self,
+            service_account=TRAINER_SERVICE_ACCOUNT,
+        )
         self.cronjobs = {}
         for job in training.jobs:
             reader = feast if job.features is not None else None
@@ -184,6 +192,7 @@ class TrainingCluster(pulumi.ComponentResource):
                     **(reader.client_labels if reader else {}),
                 },
                 feast=reader,
+                buckets=readable,
                 opts=pulumi.ResourceOptions.merge(
                     inside,
                     pulumi.ResourceOptions(
@@ -241,6 +250,7 @@ class TrainingCluster(pulumi.ComponentResource):
         job_labels: dict[str, str],
         pod_labels: dict[str, str],
         feast: FeastClient | None,
+        buckets: list[BucketAccess],
         opts: pulumi.ResourceOptions,
     ) -> k8s.batch.v1.CronJob:
         metadata: dict[str, Any] = {"name": job.name, "namespace": namespace, "labels": job_labels}
@@ -263,6 +273,8 @@ class TrainingCluster(pulumi.ComponentResource):
                 env=feast.env,
                 resources=resources,
             )
+        for container in [*pod["containers"], *pod.get("initContainers", [])]:
+            container["command"] = [with_bucket_names(arg, buckets) for arg in container["command"]]
         return k8s.batch.v1.CronJob(
             f"{name}-job-{job.name}",
             metadata=metadata,

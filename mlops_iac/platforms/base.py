@@ -6,6 +6,8 @@ whether the answer is an in-cluster StatefulSet (kind) or a managed service (AWS
 
 from __future__ import annotations
 
+import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -39,7 +41,8 @@ class ClientNamespace:
 class DatabaseConnection:
     """A PostgreSQL database a component may use, with its own role."""
 
-    host: str
+    host: pulumi.Input[str]
+    """The server's address: an in-cluster DNS name, or a managed server's endpoint."""
     port: int
     database: str
     username: str
@@ -75,7 +78,10 @@ class DatabaseConnection:
 class BucketAccess:
     """An S3 bucket a component may use."""
 
+    name: str
+    """The bucket's name in the spec (`s3://<name>/...` in URIs the user writes)."""
     bucket: pulumi.Input[str]
+    """Its real name: the spec's name on an in-cluster store, a unique one on AWS."""
     endpoint_url: pulumi.Input[str] | None
     """S3 API endpoint; None means AWS S3 itself."""
     region: str
@@ -86,6 +92,8 @@ class BucketAccess:
     """Pod labels that open the network path to the object store."""
     ready: list[pulumi.Resource] = field(default_factory=list)
     """Resources that must exist before a client starts (e.g. the bucket-creation Job)."""
+    arn: pulumi.Input[str] | None = None
+    """The bucket's ARN where the platform grants access by IAM policy (AWS)."""
 
     def uri(self, path: str = "") -> pulumi.Output[str]:
         """`s3://<bucket>/<path>`."""
@@ -105,6 +113,28 @@ class BucketAccess:
                 self.secret_access_key.env("AWS_SECRET_ACCESS_KEY"),
             ]
         return result
+
+
+def with_bucket_names(text: str, buckets: Sequence[BucketAccess]) -> pulumi.Input[str]:
+    """`text` with every `s3://<spec name>` of these buckets turned into `s3://<real name>`.
+
+    URIs in the spec name buckets as the spec does; on AWS the real names are unique ones
+    that exist only once the buckets do. Text that names none of them is returned as is.
+    """
+    renamed = [b for b in buckets if b.bucket != b.name and f"s3://{b.name}" in text]
+    if not renamed:
+        return text
+
+    def substitute(real: list[str]) -> str:
+        names = {b.name: name for b, name in zip(renamed, real, strict=True)}
+        pattern = "|".join(re.escape(name) for name in sorted(names, key=len, reverse=True))
+        return re.sub(
+            rf"s3://({pattern})(?=/|$|[^a-z0-9.-])",
+            lambda match: f"s3://{names[match.group(1)]}",
+            text,
+        )
+
+    return pulumi.Output.all(*(b.bucket for b in renamed)).apply(substitute)
 
 
 @dataclass(frozen=True)
@@ -163,4 +193,19 @@ class Platform(Protocol):
     def bucket(self, name: str, client: ClientNamespace | None = None) -> BucketAccess:
         """A bucket for one component; with `client`, for pods of that namespace (the
         platform puts what they need to reach it there: credentials, network policies)."""
+        ...
+
+    def workload_identity(
+        self,
+        name: str,
+        *,
+        namespace: str,
+        buckets: Sequence[BucketAccess],
+        parent: pulumi.Resource,
+        service_account: str | None = None,
+    ) -> str | None:
+        """The ServiceAccount that pods of workload `name` in `namespace` run as to use
+        `buckets`, or None where buckets come with static credentials (the namespace's
+        default ServiceAccount then). With `service_account`, that existing account is given
+        the access instead of a new one named `name`."""
         ...

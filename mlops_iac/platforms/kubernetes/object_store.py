@@ -195,6 +195,7 @@ class InClusterObjectStore(pulumi.ComponentResource):
         namespace or of `client`."""
         secret = self._credentials_for(client) if client else self.credentials
         return BucketAccess(
+            name=bucket,
             bucket=bucket,
             endpoint_url=self.endpoint_url,
             region=REGION,

@@ -6,6 +6,8 @@ Gateway (when asked for), and creates Postgres and the object store lazily, on f
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import pulumi
 import pulumi_kubernetes as k8s
 
@@ -169,6 +171,18 @@ class KubernetesPlatform(pulumi.ComponentResource):
                 opts=self._children,
             )
         return self._object_store.bucket(name, client)
+
+    def workload_identity(
+        self,
+        name: str,
+        *,
+        namespace: str,
+        buckets: Sequence[BucketAccess],
+        parent: pulumi.Resource,
+        service_account: str | None = None,
+    ) -> str | None:
+        """None: the in-cluster store's buckets come with static credentials (a Secret)."""
+        return service_account
 
 
 def _provider_args(target: KindTarget | KubernetesTarget) -> dict[str, str]:

@@ -10,30 +10,13 @@ import pulumi_random as random
 
 from mlops_iac import versions
 from mlops_iac.k8s import pods
+from mlops_iac.platforms import database_roles
 from mlops_iac.platforms.base import ClientNamespace, DatabaseConnection, SecretKeyRef
-from mlops_iac.spec import ResourceRequirements
 
 from . import single_node
 
 PORT = 5432
 DATA_DIR = "/var/lib/postgresql/data"
-
-# Creates the role and the database when missing and (re)sets the role's password, so a
-# re-run after a password rotation converges. psql variables keep every value quoted.
-DATABASE_INIT_SQL = """\
-SELECT format('CREATE ROLE %I LOGIN', :'role')
-  WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = :'role')\\gexec
-ALTER ROLE :"role" WITH LOGIN PASSWORD :'password';
-SELECT format('CREATE DATABASE %I OWNER %I', :'db', :'role')
-  WHERE NOT EXISTS (SELECT FROM pg_database WHERE datname = :'db')\\gexec
-ALTER DATABASE :"db" OWNER TO :"role";
-"""
-
-DATABASE_INIT_SCRIPT = (
-    'until pg_isready -h "$PGHOST" -p "$PGPORT" -U postgres; do sleep 2; done\n'
-    'psql -v ON_ERROR_STOP=1 -v role="$DB_USER" -v password="$DB_PASSWORD" -v db="$DB_NAME" '
-    "<<'SQL'\n" + DATABASE_INIT_SQL + "SQL\n"
-)
 
 
 class InClusterPostgres(pulumi.ComponentResource):
@@ -167,72 +150,19 @@ class InClusterPostgres(pulumi.ComponentResource):
         )
 
     def _create_database(self, database: str) -> tuple[DatabaseConnection, random.RandomPassword]:
-        name = f"{self._name}-{database}"
-        k8s_name = f"{self._k8s_name}-{database}"
-        labels = pods.labels("postgresql", "database-init", k8s_name)
-        keep = pulumi.ResourceOptions.merge(pulumi.ResourceOptions(parent=self), self._stateful)
-        password = random.RandomPassword(f"{name}-password", length=32, special=False, opts=keep)
-        secret = k8s.core.v1.Secret(
-            f"{name}-credentials",
-            metadata={
-                "name": f"{k8s_name}-credentials",
-                "namespace": self._namespace,
-                "labels": labels,
-            },
-            type="Opaque",
-            string_data={"username": database, "password": password.result},
-            opts=keep,
-        )
-        job = k8s.batch.v1.Job(
-            f"{name}-init",
-            metadata={"name": f"{k8s_name}-init", "namespace": self._namespace, "labels": labels},
-            spec={
-                "backoffLimit": 6,
-                "activeDeadlineSeconds": 900,
-                "template": {
-                    "metadata": {"labels": {**labels, **self.client_labels}},
-                    "spec": {
-                        "restartPolicy": "OnFailure",
-                        "automountServiceAccountToken": False,
-                        "securityContext": pods.pod_security_context(versions.POSTGRES_UID),
-                        "containers": [
-                            {
-                                "name": "create-database",
-                                "image": versions.POSTGRES_IMAGE,
-                                "command": ["bash", "-ec", DATABASE_INIT_SCRIPT],
-                                "env": [
-                                    pods.env_value("PGHOST", self.host),
-                                    pods.env_value("PGPORT", str(PORT)),
-                                    pods.env_value("PGUSER", "postgres"),
-                                    pods.env_secret(
-                                        "PGPASSWORD",
-                                        self.admin_secret.metadata.name,
-                                        "POSTGRES_PASSWORD",
-                                    ),
-                                    pods.env_value("DB_NAME", database),
-                                    pods.env_value("DB_USER", database),
-                                    pods.env_secret(
-                                        "DB_PASSWORD", secret.metadata.name, "password"
-                                    ),
-                                ],
-                                "resources": ResourceRequirements(
-                                    cpu="50m", memory="64Mi", memory_limit="128Mi"
-                                ).to_kubernetes(),
-                                "securityContext": pods.container_security_context(),
-                            }
-                        ],
-                    },
-                },
-            },
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[self.statefulset]),
-        )
-        connection = DatabaseConnection(
-            host=self.host,
-            port=PORT,
+        return database_roles.create_database(
+            f"{self._name}-{database}",
             database=database,
-            username=database,
-            password=SecretKeyRef(secret.metadata.name, "password"),
-            client_labels=dict(self.client_labels),
-            ready=[job],
+            server=database_roles.ServerAdmin(
+                k8s_name=self._k8s_name,
+                namespace=self._namespace,
+                host=self.host,
+                port=PORT,
+                admin_secret=self.admin_secret.metadata.name,
+                admin_user="postgres",
+                client_labels=self.client_labels,
+                stateful=self._stateful,
+            ),
+            parent=self,
+            after=[self.statefulset],
         )
-        return connection, password
