@@ -89,3 +89,22 @@ ENVOY_GATEWAY_VERSION = "v1.9.2"
 ENVOY_GATEWAY_CHART = "oci://docker.io/envoyproxy/gateway-helm"
 """Envoy Gateway's Helm chart (newest seen 2026-11): the Gateway API implementation that
 `mlops-iac up local` installs on kind (ingress-nginx is retired since March 2026)."""
+
+NVIDIA_DEVICE_PLUGIN_VERSION = "0.20.0"
+NVIDIA_DEVICE_PLUGIN_CHART = "nvidia-device-plugin"
+NVIDIA_DEVICE_PLUGIN_REPO = "https://nvidia.github.io/k8s-device-plugin"
+"""NVIDIA's device plugin chart, installed on EKS when a node group has GPUs (the
+AL2023 NVIDIA AMI has the driver, not the plugin). 0.20.0: newest release seen 2026-11
+(bump PRs from 0.19.3 in NVIDIA/deepops and K2s pointing at the v0.20.0 release)."""
+
+RDS_POSTGRES_VERSION = "17.7"
+RDS_POSTGRES_FAMILY = "postgres17"
+"""RDS for PostgreSQL: 17.7 is the auto-upgrade target AWS names for 17.1-17.4 (2026);
+the same major as the in-cluster Postgres image."""
+
+ELASTICACHE_ENGINES = {
+    "valkey": ("8.2", "default.valkey8"),
+    "redis": ("7.1", "default.redis7"),
+}
+"""ElastiCache engine version and default parameter group per engine (valkey 8.x share the
+`valkey8` family; Redis OSS 7.1 is the last Redis OSS line)."""

@@ -50,7 +50,10 @@ class MLOpsStack(pulumi.ComponentResource):
             f"{name}-platform", spec, pulumi.ResourceOptions(parent=self)
         )
         self.registry = None
-        outputs: dict[str, pulumi.Input[object]] = {"namespace": self.platform.namespace}
+        outputs: dict[str, pulumi.Input[object]] = {
+            "namespace": self.platform.namespace,
+            **self.platform.stack_outputs,
+        }
         if spec.registry.enabled:
             self.registry = ModelRegistry(
                 f"{name}-registry", spec, self.platform, pulumi.ResourceOptions(parent=self)

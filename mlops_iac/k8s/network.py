@@ -71,3 +71,20 @@ def allow_egress(
         "policyTypes": ["Egress"],
         "egress": [{"to": peers, "ports": [{"protocol": "TCP", "port": port}]}],
     }
+
+
+def allow_egress_to_cidrs(
+    pod_labels: dict[str, str], port: int, cidrs: list[str]
+) -> dict[str, Any]:
+    """Allow TCP traffic from the selected pods to `port` of addresses outside the cluster
+    (managed services in the VPC, AWS APIs)."""
+    return {
+        "podSelector": {"matchLabels": pod_labels},
+        "policyTypes": ["Egress"],
+        "egress": [
+            {
+                "to": [{"ipBlock": {"cidr": cidr}} for cidr in cidrs],
+                "ports": [{"protocol": "TCP", "port": port}],
+            }
+        ],
+    }

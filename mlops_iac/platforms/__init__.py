@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pulumi
 
-from mlops_iac.spec import StackSpec
+from mlops_iac.spec import SpecError, StackSpec
 
 from .base import (
     BucketAccess,
@@ -34,7 +34,19 @@ def create_platform(
         from .kubernetes import KubernetesPlatform
 
         return KubernetesPlatform(name, spec, opts)
-    raise NotImplementedError(
-        f"target.kind {spec.target.kind!r} validates but cannot be deployed yet: the AWS "
-        "platform is not implemented (see README, 'What works where')"
-    )
+    region = aws_region(spec)
+    from .aws import AwsPlatform
+
+    return AwsPlatform(name, spec, region, opts)
+
+
+def aws_region(spec: StackSpec) -> str:
+    """`target.region`, or the `aws:region` config; a spec error naming both when neither
+    is set."""
+    region = getattr(spec.target, "region", None) or pulumi.Config("aws").get("region")
+    if not region:
+        raise SpecError.single(
+            "mlops:target.region",
+            "an AWS target needs a region: set target.region or the `aws:region` config",
+        )
+    return region

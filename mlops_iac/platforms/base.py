@@ -173,6 +173,11 @@ class Platform(Protocol):
         """The namespace of the Gateway that routes attach to (for network policies)."""
         ...
 
+    @property
+    def stack_outputs(self) -> dict[str, pulumi.Input[object]]:
+        """What the target adds to the stack's outputs (e.g. the EKS cluster's name)."""
+        ...
+
     def child_options(self, parent: pulumi.Resource) -> pulumi.ResourceOptions:
         """Options for a component's children: parent, provider, after the namespace."""
         ...

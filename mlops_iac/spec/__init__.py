@@ -1,5 +1,13 @@
 """The typed stack spec: frozen pydantic models, loadable from dicts, YAML and Pulumi config."""
 
+from .aws import (
+    AwsClusterSpec,
+    AwsDatabaseSpec,
+    AwsNetworkSpec,
+    AwsNodeGroupSpec,
+    AwsRedisSpec,
+    AwsTarget,
+)
 from .errors import SpecError, SpecIssue
 from .feature_store import FeatureServerSpec, FeatureStoreSpec, MaterializeSpec
 from .monitoring import (
@@ -16,9 +24,6 @@ from .routing import ExposeSpec, RoutingSpec
 from .serving import AutoscalingSpec, CanarySpec, EndpointSpec
 from .stack import CONFIG_NAMESPACE, StackSpec, config_fields
 from .target import (
-    AwsClusterSpec,
-    AwsNodeGroupSpec,
-    AwsTarget,
     KindTarget,
     KubernetesTarget,
     ObjectStoreSpec,
@@ -39,7 +44,10 @@ __all__ = [
     "AlertsSpec",
     "AutoscalingSpec",
     "AwsClusterSpec",
+    "AwsDatabaseSpec",
+    "AwsNetworkSpec",
     "AwsNodeGroupSpec",
+    "AwsRedisSpec",
     "AwsTarget",
     "CanarySpec",
     "DataProtection",

@@ -112,6 +112,13 @@ class StackSpec(SpecModel):
                 "needs its own (its quota would otherwise limit every component)"
             )
         self.training.check_quota(self.defaults.training_resources)
+        gpu_jobs = [job.name for job in self.training.jobs if job.gpu]
+        target = self.target
+        if gpu_jobs and target.kind == "aws" and not target.cluster.has_gpu:
+            raise ValueError(
+                f"training jobs {', '.join(gpu_jobs)} need GPUs: add a node group with "
+                "`gpu: true` to target.cluster.node_groups"
+            )
         return self
 
     @model_validator(mode="after")

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field
 
+from .aws import AwsTarget
 from .types import Dns1123Label, Quantity, ShortName, SpecModel
 
 
@@ -71,47 +72,6 @@ class KubernetesTarget(_KubernetesTargetBase):
     )
     context: str | None = Field(
         default=None, description="Context in the kubeconfig; its current context when unset."
-    )
-
-
-class AwsNodeGroupSpec(SpecModel):
-    """One EKS managed node group."""
-
-    name: ShortName = Field(description="Node group name.")
-    instance_types: list[str] = Field(min_length=1, description="EC2 instance types.")
-    min: int = Field(default=1, ge=0, description="Minimum number of nodes.")
-    max: int = Field(default=3, ge=1, description="Maximum number of nodes.")
-    gpu: bool = Field(default=False, description="GPU nodes: NVIDIA AMI, taint, device plugin.")
-
-    @model_validator(mode="after")
-    def _max_not_below_min(self) -> AwsNodeGroupSpec:
-        if self.max < self.min:
-            raise ValueError(f"max ({self.max}) must be at least min ({self.min})")
-        return self
-
-
-class AwsClusterSpec(SpecModel):
-    """The EKS cluster of the AWS target."""
-
-    version: str = Field(
-        default="1.33", pattern=r"^1\.[0-9]{2}$", description="Kubernetes version, e.g. '1.33'."
-    )
-    node_groups: list[AwsNodeGroupSpec] = Field(
-        default_factory=list, description="Managed node groups."
-    )
-
-
-class AwsTarget(SpecModel):
-    """AWS: EKS with RDS, S3 and ElastiCache. Validated now; deployed by the AWS platform."""
-
-    kind: Literal["aws"] = Field(description="Discriminator: `aws`.")
-    region: str | None = Field(
-        default=None,
-        pattern=r"^[a-z]{2}(-[a-z]+)+-[0-9]$",
-        description="AWS region; `aws:region` config when unset.",
-    )
-    cluster: AwsClusterSpec = Field(
-        default_factory=AwsClusterSpec, description="The EKS cluster and its node groups."
     )
 
 

@@ -1,8 +1,12 @@
-"""The Gateway API implementation on kind: Envoy Gateway by its pinned Helm chart (which
-brings the Gateway API CRDs), a GatewayClass, and an EnvoyProxy that makes the Envoy Service
-a NodePort on the port the shipped kind config maps to the host."""
+"""The Gateway API implementation: Envoy Gateway by its pinned Helm chart (which brings the
+Gateway API CRDs), a GatewayClass, and an EnvoyProxy that shapes the Envoy Service for the
+target (on kind a NodePort on the port the shipped kind config maps to the host, on AWS a
+Network Load Balancer); and the stack's Gateway."""
 
 from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
 
 import pulumi
 import pulumi_kubernetes as k8s
@@ -14,30 +18,57 @@ from mlops_iac.spec import RoutingSpec
 CONTROLLER_NAME = "gateway.envoyproxy.io/gatewayclass-controller"
 HTTP_NODE_PORT = 30080
 """Mapped to the host's port 80 by mlops_iac/local/kind-cluster.yaml."""
-PROXY_CONFIG = "kind-nodeport"
+NLB_ANNOTATION = "service.beta.kubernetes.io/aws-load-balancer-type"
+INTERNAL_ANNOTATION = "service.beta.kubernetes.io/aws-load-balancer-internal"
 
 
-def envoy_proxy_spec() -> dict[str, object]:
-    """Envoy's Service as a NodePort whose port 80 is always node port 30080 (a strategic
-    merge patch keyed on the Service port)."""
-    return {
-        "provider": {
-            "type": "Kubernetes",
-            "kubernetes": {
-                "envoyService": {
-                    "type": "NodePort",
-                    "patch": {
-                        "type": "StrategicMerge",
-                        "value": {"spec": {"ports": [{"port": 80, "nodePort": HTTP_NODE_PORT}]}},
-                    },
-                }
-            },
-        }
-    }
+@dataclass(frozen=True)
+class EnvoyService:
+    """How the Envoy proxies' Service is exposed: the EnvoyProxy object's name and its
+    `spec.provider.kubernetes.envoyService`."""
+
+    proxy_config: str
+    service: dict[str, Any]
+
+
+KIND_NODE_PORT = EnvoyService(
+    "kind-nodeport",
+    {
+        "type": "NodePort",
+        "patch": {
+            "type": "StrategicMerge",
+            "value": {"spec": {"ports": [{"port": 80, "nodePort": HTTP_NODE_PORT}]}},
+        },
+    },
+)
+"""Envoy's Service as a NodePort whose port 80 is always node port 30080 (a strategic merge
+patch keyed on the Service port)."""
+PROXY_CONFIG = KIND_NODE_PORT.proxy_config
+
+
+def aws_network_load_balancer(internal: bool) -> EnvoyService:
+    """Envoy's Service as a LoadBalancer that the EKS cloud controller makes an NLB for
+    (no AWS Load Balancer Controller needed); internal ones stay inside the VPC."""
+    annotations = {NLB_ANNOTATION: "nlb"}
+    if internal:
+        annotations[INTERNAL_ANNOTATION] = "true"
+    return EnvoyService(
+        "aws-nlb-internal" if internal else "aws-nlb",
+        {"type": "LoadBalancer", "externalTrafficPolicy": "Local", "annotations": annotations},
+    )
+
+
+def envoy_proxy_spec(envoy: EnvoyService = KIND_NODE_PORT) -> dict[str, object]:
+    """The EnvoyProxy spec that shapes Envoy's Service."""
+    return {"provider": {"type": "Kubernetes", "kubernetes": {"envoyService": envoy.service}}}
 
 
 def install_envoy_gateway(
-    name: str, routing: RoutingSpec, stack: str, opts: pulumi.ResourceOptions
+    name: str,
+    routing: RoutingSpec,
+    stack: str,
+    opts: pulumi.ResourceOptions,
+    envoy: EnvoyService = KIND_NODE_PORT,
 ) -> list[pulumi.Resource]:
     """Envoy Gateway, its EnvoyProxy settings and the GatewayClass; what a Gateway of that
     class must wait for."""
@@ -57,8 +88,12 @@ def install_envoy_gateway(
         f"{name}-envoy-proxy",
         api_version="gateway.envoyproxy.io/v1alpha1",
         kind="EnvoyProxy",
-        metadata={"name": PROXY_CONFIG, "namespace": routing.proxy_namespace, "labels": labels},
-        spec=envoy_proxy_spec(),
+        metadata={
+            "name": envoy.proxy_config,
+            "namespace": routing.proxy_namespace,
+            "labels": labels,
+        },
+        spec=envoy_proxy_spec(envoy),
         opts=after,
     )
     gateway_class = k8s.apiextensions.CustomResource(
@@ -71,10 +106,40 @@ def install_envoy_gateway(
             "parametersRef": {
                 "group": "gateway.envoyproxy.io",
                 "kind": "EnvoyProxy",
-                "name": PROXY_CONFIG,
+                "name": envoy.proxy_config,
                 "namespace": routing.proxy_namespace,
             },
         },
         opts=pulumi.ResourceOptions.merge(after, pulumi.ResourceOptions(depends_on=[proxy])),
     )
     return [release, proxy, gateway_class]
+
+
+def create_gateway(
+    name: str,
+    routing: RoutingSpec,
+    *,
+    namespace: str,
+    labels: dict[str, str],
+    opts: pulumi.ResourceOptions,
+) -> k8s.apiextensions.CustomResource:
+    """The stack's Gateway `routing.gateway_name` with one HTTP listener on port 80 for
+    routes of its own namespace."""
+    return k8s.apiextensions.CustomResource(
+        f"{name}-gateway",
+        api_version="gateway.networking.k8s.io/v1",
+        kind="Gateway",
+        metadata={"name": routing.gateway_name, "namespace": namespace, "labels": labels},
+        spec={
+            "gatewayClassName": routing.gateway_class,
+            "listeners": [
+                {
+                    "name": "http",
+                    "protocol": "HTTP",
+                    "port": 80,
+                    "allowedRoutes": {"namespaces": {"from": "Same"}},
+                }
+            ],
+        },
+        opts=opts,
+    )

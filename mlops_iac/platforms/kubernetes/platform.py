@@ -20,7 +20,7 @@ from mlops_iac.platforms.base import (
 )
 from mlops_iac.spec import KindTarget, KubernetesTarget, ResourceRequirements, StackSpec
 
-from .gateway import install_envoy_gateway
+from .gateway import create_gateway, install_envoy_gateway
 from .object_store import InClusterObjectStore
 from .postgres import InClusterPostgres
 from .redis import InClusterRedis
@@ -57,26 +57,11 @@ class KubernetesPlatform(pulumi.ComponentResource):
             implementation: list[pulumi.Resource] = []
             if isinstance(target, KindTarget) and target.install_gateway:
                 implementation = install_envoy_gateway(name, routing, spec.name, scoped)
-            self.gateway = k8s.apiextensions.CustomResource(
-                f"{name}-gateway",
-                api_version="gateway.networking.k8s.io/v1",
-                kind="Gateway",
-                metadata={
-                    "name": routing.gateway_name,
-                    "namespace": self.gateway_namespace,
-                    "labels": labels,
-                },
-                spec={
-                    "gatewayClassName": routing.gateway_class,
-                    "listeners": [
-                        {
-                            "name": "http",
-                            "protocol": "HTTP",
-                            "port": 80,
-                            "allowedRoutes": {"namespaces": {"from": "Same"}},
-                        }
-                    ],
-                },
+            self.gateway = create_gateway(
+                name,
+                routing,
+                namespace=self.gateway_namespace,
+                labels=labels,
                 opts=pulumi.ResourceOptions.merge(
                     in_namespace, pulumi.ResourceOptions(depends_on=implementation)
                 ),
@@ -96,6 +81,11 @@ class KubernetesPlatform(pulumi.ComponentResource):
     def gateway_namespace(self) -> str:
         """The namespace of the Gateway that routes attach to."""
         return self._spec.routing.gateway_namespace or self._spec.namespace
+
+    @property
+    def stack_outputs(self) -> dict[str, pulumi.Input[object]]:
+        """None: the cluster existed before the stack."""
+        return {}
 
     def child_options(self, parent: pulumi.Resource) -> pulumi.ResourceOptions:
         """Parent, this cluster's provider, and ordering after the namespace."""

@@ -1,0 +1,263 @@
+"""The AWS target: an EKS cluster in its own (or an existing) VPC, with RDS, S3 and
+ElastiCache behind the same platform interfaces as the in-cluster services on kind."""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from typing import Literal
+
+from pydantic import Field, field_validator, model_validator
+
+from .types import ShortName, SpecModel, repeated_names
+
+_INSTANCE_TYPE = re.compile(r"^[a-z][a-z0-9-]*\.[a-z0-9]+$")
+GPU_INSTANCE_FAMILIES = ("g", "p")
+"""EC2 families with NVIDIA GPUs (g4dn, g5, g6, g6e, p4d, p5, ...)."""
+
+
+class AwsNodeGroupSpec(SpecModel):
+    """One EKS managed node group."""
+
+    name: ShortName = Field(description="Node group name.")
+    instance_types: list[str] = Field(
+        min_length=1, description="EC2 instance types, e.g. `m6i.large`; the first is preferred."
+    )
+    min: int = Field(default=1, ge=0, description="Minimum number of nodes.")
+    max: int = Field(default=3, ge=1, description="Maximum number of nodes.")
+    desired: int | None = Field(
+        default=None,
+        ge=0,
+        description="Nodes at creation; `min` when unset (an autoscaler "
+        "adjusts it later, so Pulumi ignores later changes made outside it).",
+    )
+    gpu: bool = Field(
+        default=False,
+        description="GPU nodes: the EKS NVIDIA AMI (AL2023_x86_64_NVIDIA), the taint "
+        "`nvidia.com/gpu=true:NoSchedule` (only GPU jobs land there) and the NVIDIA device plugin.",
+    )
+    spot: bool = Field(default=False, description="Spot capacity instead of on-demand.")
+    disk_size: int = Field(default=50, ge=20, le=16384, description="Root volume size in GiB.")
+    labels: dict[str, str] = Field(default_factory=dict, description="Extra node labels.")
+
+    @field_validator("instance_types")
+    @classmethod
+    def _instance_types_look_like_ec2(cls, types: list[str]) -> list[str]:
+        for instance_type in types:
+            if not _INSTANCE_TYPE.match(instance_type):
+                raise ValueError(
+                    f"{instance_type!r} is not an EC2 instance type: use family.size, "
+                    "e.g. m6i.large or g5.xlarge"
+                )
+        return types
+
+    @model_validator(mode="after")
+    def _sizes_and_gpu_agree(self) -> AwsNodeGroupSpec:
+        if self.max < self.min:
+            raise ValueError(f"max ({self.max}) must be at least min ({self.min})")
+        if self.desired is not None and not self.min <= self.desired <= self.max:
+            raise ValueError(f"desired ({self.desired}) must be within min..max")
+        if self.gpu:
+            no_gpu = [t for t in self.instance_types if not t.startswith(GPU_INSTANCE_FAMILIES)]
+            if no_gpu:
+                raise ValueError(
+                    f"gpu node group {self.name!r} has instance types without NVIDIA GPUs: "
+                    f"{', '.join(no_gpu)}; use g or p families (e.g. g5.xlarge)"
+                )
+        return self
+
+
+ControlPlaneLog = Literal["api", "audit", "authenticator", "controllerManager", "scheduler"]
+
+
+def _default_log_types() -> list[ControlPlaneLog]:
+    return ["api", "audit", "authenticator"]
+
+
+def _default_node_groups() -> list[AwsNodeGroupSpec]:
+    return [AwsNodeGroupSpec(name="cpu", instance_types=["m6i.large"], min=2, max=6)]
+
+
+class AwsClusterSpec(SpecModel):
+    """The EKS cluster of the AWS target."""
+
+    version: str = Field(
+        default="1.35",
+        pattern=r"^1\.[0-9]{2}$",
+        description="Kubernetes version, e.g. '1.35'. Versions past EKS standard support "
+        "(1.33 since 2026-07) cost extra in extended support.",
+    )
+    node_groups: list[AwsNodeGroupSpec] = Field(
+        default_factory=_default_node_groups,
+        min_length=1,
+        description="Managed node groups; one CPU group (m6i.large, 2-6 nodes) when unset.",
+    )
+    public_endpoint: bool = Field(
+        default=True,
+        description="Whether the API server is reachable from the internet (always also "
+        "from inside the VPC). Set false to reach it only through the VPC.",
+    )
+    public_access_cidrs: list[str] = Field(
+        default_factory=list,
+        description="With a public endpoint: the CIDRs allowed to reach it (AWS allows all "
+        "when empty).",
+    )
+    log_types: list[ControlPlaneLog] = Field(
+        default_factory=_default_log_types,
+        description="Control-plane log types sent to CloudWatch Logs.",
+    )
+
+    @field_validator("node_groups")
+    @classmethod
+    def _unique_node_groups(cls, groups: list[AwsNodeGroupSpec]) -> list[AwsNodeGroupSpec]:
+        repeated = repeated_names([group.name for group in groups])
+        if repeated:
+            raise ValueError(f"node group names must be unique; repeated: {', '.join(repeated)}")
+        return groups
+
+    @field_validator("public_access_cidrs")
+    @classmethod
+    def _cidrs(cls, cidrs: list[str]) -> list[str]:
+        for cidr in cidrs:
+            _ipv4_network(cidr)
+        return cidrs
+
+    @property
+    def has_gpu(self) -> bool:
+        """Whether any node group has GPUs."""
+        return any(group.gpu for group in self.node_groups)
+
+
+def _ipv4_network(cidr: str) -> ipaddress.IPv4Network:
+    try:
+        return ipaddress.IPv4Network(cidr)
+    except ValueError:
+        raise ValueError(f"{cidr!r} is not an IPv4 CIDR such as 10.42.0.0/16") from None
+
+
+class AwsNetworkSpec(SpecModel):
+    """The VPC: a new one (public subnets for the load balancer and NAT, private subnets for
+    nodes and data services), or an existing one given by its subnets."""
+
+    cidr: str = Field(default="10.42.0.0/16", description="CIDR of a new VPC (/16 to /20).")
+    availability_zones: int = Field(
+        default=3, ge=2, le=6, description="Zones a new VPC spans (EKS and RDS need two)."
+    )
+    nat_gateways: Literal["single", "per_zone"] | None = Field(
+        default=None,
+        description="One NAT gateway for the VPC, or one per zone (survives a zone outage). "
+        "By profile: local `single`, production `per_zone`.",
+    )
+    vpc_id: str | None = Field(
+        default=None,
+        pattern=r"^vpc-[0-9a-f]{8,17}$",
+        description="An existing VPC to use instead of creating one.",
+    )
+    private_subnet_ids: list[str] = Field(
+        default_factory=list, description="With `vpc_id`: private subnets (two zones at least)."
+    )
+    public_subnet_ids: list[str] = Field(
+        default_factory=list, description="With `vpc_id`: public subnets for the load balancer."
+    )
+    vpc_cidr: str | None = Field(
+        default=None,
+        description="With `vpc_id`: its CIDR, which NetworkPolicies open to the data services.",
+    )
+
+    @field_validator("cidr")
+    @classmethod
+    def _vpc_cidr_size(cls, cidr: str) -> str:
+        network = _ipv4_network(cidr)
+        if not 16 <= network.prefixlen <= 20:
+            raise ValueError(f"{cidr!r}: a VPC CIDR must be /16 to /20")
+        return str(network)
+
+    @field_validator("private_subnet_ids", "public_subnet_ids")
+    @classmethod
+    def _subnet_ids(cls, ids: list[str]) -> list[str]:
+        for subnet in ids:
+            if not re.match(r"^subnet-[0-9a-f]{8,17}$", subnet):
+                raise ValueError(f"{subnet!r} is not a subnet ID (subnet-0123abcd...)")
+        return ids
+
+    @model_validator(mode="after")
+    def _existing_vpc_is_complete(self) -> AwsNetworkSpec:
+        given = bool(self.private_subnet_ids or self.public_subnet_ids or self.vpc_cidr)
+        if self.vpc_id is None and given:
+            raise ValueError("subnet IDs and vpc_cidr describe an existing VPC: set vpc_id too")
+        if self.vpc_id is not None:
+            if len(self.private_subnet_ids) < 2:
+                raise ValueError(
+                    "an existing VPC needs private_subnet_ids in two availability zones at least"
+                )
+            if self.vpc_cidr is None:
+                raise ValueError("an existing VPC needs vpc_cidr (NetworkPolicies open it)")
+            _ipv4_network(self.vpc_cidr)
+        return self
+
+
+class AwsDatabaseSpec(SpecModel):
+    """RDS for PostgreSQL, shared by the registry and the feature store (a database each)."""
+
+    instance_class: str | None = Field(
+        default=None,
+        pattern=r"^db\.[a-z0-9]+\.[a-z0-9]+$",
+        description="By profile: local db.t4g.micro, production db.m7g.large.",
+    )
+    storage_gb: int | None = Field(
+        default=None, ge=20, le=65536, description="By profile: local 20, production 100."
+    )
+    max_storage_gb: int | None = Field(
+        default=None, ge=20, le=65536, description="Storage autoscaling limit; 4x storage."
+    )
+    multi_az: bool | None = Field(default=None, description="By profile: production only.")
+    backup_retention_days: int | None = Field(
+        default=None, ge=1, le=35, description="Automated backups; by profile 1 or 14 days."
+    )
+
+
+class AwsRedisSpec(SpecModel):
+    """ElastiCache (Valkey or Redis OSS) for the feature store's online store."""
+
+    engine: Literal["valkey", "redis"] = Field(default="valkey", description="Cache engine.")
+    node_type: str | None = Field(
+        default=None,
+        pattern=r"^cache\.[a-z0-9]+\.[a-z0-9]+$",
+        description="By profile: local cache.t4g.micro, production cache.m7g.large.",
+    )
+    replicas: int | None = Field(
+        default=None, ge=0, le=5, description="Read replicas (failover); by profile 0 or 1."
+    )
+
+
+class AwsTarget(SpecModel):
+    """AWS: EKS with RDS, S3 and ElastiCache, workloads reaching buckets through EKS Pod
+    Identity, the same Gateway implementation as on kind behind a Network Load Balancer."""
+
+    kind: Literal["aws"] = Field(description="Discriminator: `aws`.")
+    region: str | None = Field(
+        default=None,
+        pattern=r"^[a-z]{2}(-[a-z]+)+-[0-9]$",
+        description="AWS region; `aws:region` config when unset.",
+    )
+    cluster: AwsClusterSpec = Field(
+        default_factory=AwsClusterSpec, description="The EKS cluster and its node groups."
+    )
+    network: AwsNetworkSpec = Field(
+        default_factory=AwsNetworkSpec, description="The VPC (new, or an existing one)."
+    )
+    database: AwsDatabaseSpec = Field(
+        default_factory=AwsDatabaseSpec, description="RDS for PostgreSQL."
+    )
+    redis: AwsRedisSpec = Field(
+        default_factory=AwsRedisSpec, description="ElastiCache for the online store."
+    )
+    load_balancer: Literal["internet-facing", "internal"] = Field(
+        default="internet-facing",
+        description="Scheme of the NLB in front of the Gateway (routing.mode `gateway`).",
+    )
+    container_registry: bool = Field(
+        default=True,
+        description="Create an ECR repository for the runtime image (scan on push, "
+        "immutable tags); output `runtime_image_repository`.",
+    )
