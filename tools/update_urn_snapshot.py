@@ -1,7 +1,8 @@
-"""Rewrite tests/snapshots/local-stateful-urns.json from the repo's local stack: the URNs of
-every resource that holds data (protected or retained on delete).
+"""Rewrite tests/snapshots/<stack>-stateful-urns.json from the repo's reference stacks (local
+on kind, aws-dev on AWS): the URNs of every resource that holds data (protected or retained
+on delete).
 
-    python tools/update_urn_snapshot.py
+    python tools/update_urn_snapshot.py [STACK ...]
 
 Run it only for an intended change, and give a renamed or re-parented stateful resource an
 alias (`pulumi.Alias`) first: without one Pulumi replaces it, and a replaced volume or
@@ -11,25 +12,37 @@ database loses its data.
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 from mlops_iac.program import PulumiProject
-from mlops_iac.testing import synth
+from mlops_iac.testing import SynthResult, synth
 
 REPO = Path(__file__).resolve().parents[1]
-SNAPSHOT = REPO / "tests" / "snapshots" / "local-stateful-urns.json"
+REFERENCE_STACKS = ("local", "aws-dev")
 
 
-def stateful_urns() -> list[str]:
-    """URNs of the local stack's resources that are protected or retained on delete."""
+def snapshot_path(stack: str) -> Path:
+    """Where the snapshot of one reference stack is committed."""
+    return REPO / "tests" / "snapshots" / f"{stack}-stateful-urns.json"
+
+
+def synth_stack(stack: str) -> SynthResult:
+    """The repo's program synthesized with `Pulumi.<stack>.yaml`."""
     project = PulumiProject.load(REPO)
-    config, secret_keys = project.config("local")
-    result = synth(
-        project.run, project=project.name, stack="local", config=config, secret_keys=secret_keys
+    config, secret_keys = project.config(stack)
+    return synth(
+        project.run, project=project.name, stack=stack, config=config, secret_keys=secret_keys
     )
-    return sorted(r.urn for r in result.resources if r.protect or r.retain_on_delete)
+
+
+def stateful_urns(stack: str = "local") -> list[str]:
+    """URNs of one reference stack's resources that are protected or retained on delete."""
+    return sorted(r.urn for r in synth_stack(stack).resources if r.protect or r.retain_on_delete)
 
 
 if __name__ == "__main__":
-    SNAPSHOT.write_text(json.dumps(stateful_urns(), indent=2) + "\n")
-    print(SNAPSHOT)
+    for name in sys.argv[1:] or REFERENCE_STACKS:
+        path = snapshot_path(name)
+        path.write_text(json.dumps(stateful_urns(name), indent=2) + "\n")
+        print(path)

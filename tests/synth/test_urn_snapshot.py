@@ -1,6 +1,7 @@
 """Stateful resources keep their URNs: a rename or re-parent is a replacement in Pulumi, and
-a replaced volume, database or password loses its data. The committed snapshot lists the
-local stack's data-holding resources; each must still exist, or be aliased by its new self."""
+a replaced volume, database, bucket or password loses its data. The committed snapshots
+list the data-holding resources of the reference stacks (local on kind, aws-dev on AWS);
+each must still exist, or be aliased by its new self."""
 
 from __future__ import annotations
 
@@ -8,36 +9,42 @@ import json
 import sys
 from pathlib import Path
 
+import pytest
+
 REPO = Path(__file__).resolve().parents[2]
-SNAPSHOT = REPO / "tests" / "snapshots" / "local-stateful-urns.json"
 sys.path.insert(0, str(REPO / "tools"))
 
-from update_urn_snapshot import stateful_urns  # noqa: E402
+from update_urn_snapshot import REFERENCE_STACKS, snapshot_path, synth_stack  # noqa: E402
+
+SENTINELS = {
+    "local": "local-platform-postgres-statefulset",
+    "aws-dev": "mlops-platform-postgres-instance",
+}
+"""One resource each snapshot must hold: the database server."""
 
 
-def test_no_stateful_resource_was_renamed_or_reparented_without_an_alias():
-    from mlops_iac.program import PulumiProject
-    from mlops_iac.testing import synth
+@pytest.fixture(scope="module", params=REFERENCE_STACKS)
+def reference(request: pytest.FixtureRequest):
+    return request.param, synth_stack(request.param)
 
-    project = PulumiProject.load(REPO)
-    config, secret_keys = project.config("local")
-    result = synth(
-        project.run, project=project.name, stack="local", config=config, secret_keys=secret_keys
-    )
+
+def test_no_stateful_resource_was_renamed_or_reparented_without_an_alias(reference):
+    stack, result = reference
     known = {r.urn for r in result.resources} | {a for r in result.resources for a in r.aliases}
 
-    lost = [urn for urn in json.loads(SNAPSHOT.read_text()) if urn not in known]
+    lost = [urn for urn in json.loads(snapshot_path(stack).read_text()) if urn not in known]
 
     assert lost == [], (
-        "these data-holding resources would be replaced (data lost): give their new "
-        f"definitions a pulumi.Alias to the old URN: {lost}"
+        f"these data-holding resources of {stack} would be replaced (data lost): give their "
+        f"new definitions a pulumi.Alias to the old URN: {lost}"
     )
 
 
-def test_the_snapshot_lists_every_stateful_resource_of_the_local_stack():
-    current = stateful_urns()
+def test_the_snapshot_lists_every_stateful_resource_of_the_stack(reference):
+    stack, result = reference
+    current = sorted(r.urn for r in result.resources if r.protect or r.retain_on_delete)
 
-    missing = sorted(set(current) - set(json.loads(SNAPSHOT.read_text())))
+    missing = sorted(set(current) - set(json.loads(snapshot_path(stack).read_text())))
 
     assert missing == [], f"new stateful resources; run tools/update_urn_snapshot.py: {missing}"
-    assert any(urn.endswith("local-platform-postgres-statefulset") for urn in current)
+    assert any(urn.endswith(SENTINELS[stack]) for urn in current)
