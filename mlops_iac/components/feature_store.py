@@ -75,7 +75,7 @@ class FeatureStore(pulumi.ComponentResource):
         bucket = platform.bucket(store.bucket)
         config = feast_config.feature_store_yaml(spec.feast_project, redis_tls=redis.tls)
         digest = repo.digest(config)
-        self._service_account = platform.workload_identity(
+        self._identity = platform.workload_identity(
             base, namespace=namespace, buckets=[bucket], parent=self
         )
         self._env = [
@@ -165,8 +165,7 @@ class FeatureStore(pulumi.ComponentResource):
             "containers": [container],
             "volumes": [self._repo_volume, pods.scratch_volume("tmp", "1Gi")],
         }
-        if self._service_account is not None:
-            spec["serviceAccountName"] = self._service_account
+        spec.update(self._identity)
         if restart:
             spec["restartPolicy"] = restart
         return spec

@@ -256,7 +256,7 @@ class Monitoring(pulumi.ComponentResource):
         assert spec.monitoring is not None
         client = training.client
         logs = platform.bucket(spec.monitoring.inference_log.bucket, client)
-        platform.workload_identity(
+        identity = platform.workload_identity(
             RETRAINER_SERVICE_ACCOUNT,
             namespace=client.name,
             buckets=[logs],
@@ -303,6 +303,7 @@ class Monitoring(pulumi.ComponentResource):
                 ],
                 "volumes": [pods.scratch_volume("tmp", "1Gi")],
                 "restartPolicy": "Never",
+                **identity,
             }
             job_labels = {**labels, "mlops-iac.dev/endpoint": monitor.endpoint}
             k8s.batch.v1.CronJob(

@@ -104,7 +104,7 @@ class ModelRegistry(pulumi.ComponentResource):
 
         database = platform.database(registry.database)
         bucket = platform.bucket(registry.artifact_bucket)
-        service_account = platform.workload_identity(
+        identity = platform.workload_identity(
             service_name, namespace=namespace, buckets=[bucket], parent=self
         )
         expose = registry.ingress if registry.ingress and registry.ingress.enabled else None
@@ -135,7 +135,7 @@ class ModelRegistry(pulumi.ComponentResource):
                         args=args,
                         database=database,
                         bucket=bucket,
-                        service_account=service_account,
+                        identity=identity,
                         resources=(
                             registry.resources or defaults.registry_resources
                         ).to_kubernetes(),
@@ -245,7 +245,7 @@ def _pod_spec(
     args: pulumi.Input[list[str]],
     database: DatabaseConnection,
     bucket: BucketAccess,
-    service_account: str | None,
+    identity: dict[str, Any],
     resources: dict[str, Any],
     spread: bool,
     match: dict[str, str],
@@ -289,8 +289,7 @@ def _pod_spec(
         ],
         "volumes": [pods.scratch_volume("tmp", "1Gi")],
     }
-    if service_account is not None:
-        spec["serviceAccountName"] = service_account
+    spec.update(identity)
     if spread:
         spec["topologySpreadConstraints"] = pods.spread_across_nodes(match)
     return spec

@@ -96,7 +96,7 @@ class ServingEndpoint(pulumi.ComponentResource):
         if monitoring and monitoring.inference_log.enabled and endpoint.runtime != "kserve":
             self._log = monitoring.inference_log
             self._log_bucket = platform.bucket(monitoring.inference_log.bucket)
-            self._service_account = platform.workload_identity(
+            self._identity = platform.workload_identity(
                 endpoint.name,
                 namespace=platform.namespace,
                 buckets=[self._log_bucket],
@@ -185,8 +185,7 @@ class ServingEndpoint(pulumi.ComponentResource):
                 )
             )
             template_metadata["labels"] = {**labels, **self._log_bucket.client_labels}
-            if self._service_account is not None:
-                pod_spec["serviceAccountName"] = self._service_account
+            pod_spec.update(self._identity)
         if defaults.spread_across_nodes and floor > 1:
             pod_spec["topologySpreadConstraints"] = pods.spread_across_nodes(match)
         metadata = {"name": service, "namespace": namespace, "labels": labels}

@@ -162,7 +162,7 @@ class TrainingCluster(pulumi.ComponentResource):
                 raise ValueError("training jobs read `features`: pass the FeatureStore")
             feast = features.client_access(client)
         readable = [*buckets, *(feast.buckets if feast else [])]
-        platform.workload_identity(
+        identity = platform.workload_identity(
             TRAINER_SERVICE_ACCOUNT,
             namespace=namespace,
             buckets=readable,
@@ -193,6 +193,7 @@ class TrainingCluster(pulumi.ComponentResource):
                 },
                 feast=reader,
                 buckets=readable,
+                identity=identity,
                 opts=pulumi.ResourceOptions.merge(
                     inside,
                     pulumi.ResourceOptions(
@@ -251,6 +252,7 @@ class TrainingCluster(pulumi.ComponentResource):
         pod_labels: dict[str, str],
         feast: FeastClient | None,
         buckets: list[BucketAccess],
+        identity: dict[str, Any],
         opts: pulumi.ResourceOptions,
     ) -> k8s.batch.v1.CronJob:
         metadata: dict[str, Any] = {"name": job.name, "namespace": namespace, "labels": job_labels}
@@ -273,6 +275,7 @@ class TrainingCluster(pulumi.ComponentResource):
                 env=feast.env,
                 resources=resources,
             )
+        pod.update(identity)
         for container in [*pod["containers"], *pod.get("initContainers", [])]:
             container["command"] = [with_bucket_names(arg, buckets) for arg in container["command"]]
         return k8s.batch.v1.CronJob(

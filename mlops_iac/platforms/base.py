@@ -208,9 +208,9 @@ class Platform(Protocol):
         buckets: Sequence[BucketAccess],
         parent: pulumi.Resource,
         service_account: str | None = None,
-    ) -> str | None:
-        """The ServiceAccount that pods of workload `name` in `namespace` run as to use
-        `buckets`, or None where buckets come with static credentials (the namespace's
-        default ServiceAccount then). With `service_account`, that existing account is given
-        the access instead of a new one named `name`."""
+    ) -> dict[str, Any]:
+        """Pod spec fields (`serviceAccountName`, ...) that let pods of workload `name` in
+        `namespace` use `buckets`; empty where buckets come with static credentials. With
+        `service_account`, that existing account is given the access instead of a new one
+        named `name`."""
         ...

@@ -156,11 +156,12 @@ def test_pods_of_a_workload_run_as_its_identity(aws_dev):
     endpoint = aws_dev.manifest("Deployment", "churn")["spec"]["template"]["spec"]
 
     assert registry["serviceAccountName"] == "mlflow"
+    assert registry["automountServiceAccountToken"] is True  # Pod Identity's token injection
     assert endpoint["serviceAccountName"] == "churn"
     env = {e["name"] for c in registry["containers"] for e in c["env"]}
     assert "AWS_ACCESS_KEY_ID" not in env and "AWS_SECRET_ACCESS_KEY" not in env
-    account = aws_dev.manifest("ServiceAccount", "mlflow", "mlops")
-    assert account["automountServiceAccountToken"] is False
+    bound = {s["name"] for b in aws_dev.manifests_of("RoleBinding") for s in b["subjects"]}
+    assert "mlflow" not in bound and "churn" not in bound  # no cluster rights
 
 
 def test_no_security_group_admits_the_internet(aws_dev):

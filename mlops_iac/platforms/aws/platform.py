@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Sequence
+from typing import Any
 
 import pulumi
 import pulumi_aws as aws
@@ -317,9 +318,11 @@ class AwsPlatform(pulumi.ComponentResource):
         buckets: Sequence[BucketAccess],
         parent: pulumi.Resource,
         service_account: str | None = None,
-    ) -> str | None:
+    ) -> dict[str, Any]:
         """A ServiceAccount (`name`, unless `service_account` exists already) whose Pod
-        Identity role may use exactly `buckets`."""
+        Identity role may use exactly `buckets`, and the pod fields that run as it. The
+        account's token is mounted: the Pod Identity webhook's injection is documented with
+        it, and the account is bound to no Role, so it grants nothing in the cluster."""
         account = service_account or name
         if (namespace, account) in self._identities:
             raise ValueError(f"workload identity {namespace}/{account} is granted twice")
@@ -342,7 +345,7 @@ class AwsPlatform(pulumi.ComponentResource):
                 aws_options=self._aws_options,
                 agent=self.cluster.pod_identity_agent,
             )
-        return account
+        return {"serviceAccountName": account, "automountServiceAccountToken": True}
 
 
 def _runtime_repository(name: str, stack: str, opts: pulumi.ResourceOptions) -> aws.ecr.Repository:

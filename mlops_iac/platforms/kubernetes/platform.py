@@ -7,6 +7,7 @@ Gateway (when asked for), and creates Postgres and the object store lazily, on f
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import pulumi
 import pulumi_kubernetes as k8s
@@ -170,9 +171,9 @@ class KubernetesPlatform(pulumi.ComponentResource):
         buckets: Sequence[BucketAccess],
         parent: pulumi.Resource,
         service_account: str | None = None,
-    ) -> str | None:
-        """None: the in-cluster store's buckets come with static credentials (a Secret)."""
-        return service_account
+    ) -> dict[str, Any]:
+        """Nothing: the in-cluster store's buckets come with static credentials (a Secret)."""
+        return {}
 
 
 def _provider_args(target: KindTarget | KubernetesTarget) -> dict[str, str]:
