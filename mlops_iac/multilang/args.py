@@ -22,6 +22,10 @@ class TargetArgs(TypedDict):
     """kubernetes: the kubeconfig context; its current context when unset."""
     region: NotRequired[str]
     """aws: the AWS region."""
+    aws: NotRequired[dict[str, Any]]
+    """aws: the rest of the AWS target: `cluster` (version, node_groups, ...), `network`,
+    `database`, `redis`, `load_balancer`, `container_registry` (see the Python API's
+    AwsTarget)."""
 
 
 class StackArgs(TypedDict):

@@ -26,7 +26,10 @@ def to_spec(name: str, args: Mapping[str, Any], sections: Mapping[str, Any]) -> 
     """The StackSpec for a component called `name`: the stack fields of `args["stack"]` and
     the given spec sections (`registry`, `serving`, ...); every problem is a SpecError."""
     stack = args.get("stack") or {}
-    data: dict[str, Any] = {"name": stack.get("stack_name") or name, "target": stack.get("target")}
+    target = stack.get("target")
+    if isinstance(target, Mapping) and "aws" in target:
+        target = {**{k: v for k, v in target.items() if k != "aws"}, **(target["aws"] or {})}
+    data: dict[str, Any] = {"name": stack.get("stack_name") or name, "target": target}
     for key in STACK_FIELDS:
         if stack.get(key) is not None:
             data[key] = stack[key]

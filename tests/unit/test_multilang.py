@@ -94,6 +94,25 @@ def test_a_component_built_through_the_provider_host_matches_the_python_api():
     assert (hpa["minReplicas"], hpa["maxReplicas"]) == (2, 4)  # floats became ints
 
 
+def test_an_aws_target_from_another_language_is_the_same_aws_spec():
+    pytest.importorskip("pulumi_aws", reason="the AWS platform needs the `aws` extra")
+    host = provider()
+    groups = [{"name": "cpu", "instance_types": ["m6i.large"], "min": 2.0, "max": 4.0}]
+    target = {"kind": "aws", "region": "eu-west-1", "aws": {"cluster": {"node_groups": groups}}}
+    args = {"stack": {"target": target}, "registry": {}}
+
+    result = synth(
+        lambda: host.construct("demo", "mlops:index:ModelRegistry", args, None), stack="demo"
+    )
+
+    (group,) = result.of_type("aws:eks/nodeGroup:NodeGroup")
+    assert group.inputs["scalingConfig"] == {"minSize": 2, "maxSize": 4, "desiredSize": 2}
+    assert (
+        result.manifest("Deployment", "mlflow")["spec"]["template"]["spec"]["serviceAccountName"]
+        == "mlflow"
+    )
+
+
 def test_bad_args_from_another_language_are_spec_errors_naming_the_field():
     host = provider()
     args = {"stack": {"target": {"kind": "kind"}}, "registry": {"replicas": -1.0}}

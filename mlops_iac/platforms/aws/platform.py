@@ -11,6 +11,7 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
+from mlops_iac import versions
 from mlops_iac.k8s import network, pods, resources
 from mlops_iac.platforms import database_roles
 from mlops_iac.platforms.base import (
@@ -64,6 +65,13 @@ class AwsPlatform(pulumi.ComponentResource):
         self._region = region
         protection = spec.effective_data_protection
         sizes = managed_sizes(target, spec.profile)
+        if spec.runtime_image == versions.RUNTIME_IMAGE:
+            pulumi.log.warn(
+                f"runtime_image {spec.runtime_image} is built locally and not published: EKS "
+                "nodes cannot pull it. Push it to the stack's ECR repository (output "
+                "runtime_image_repository) and set mlops:runtime_image (README, 'AWS').",
+                self,
+            )
         self.cluster_name = eks_name = cluster_name(spec.name, pulumi.get_stack())
         self.aws_provider = aws.Provider(
             f"{name}-aws",
