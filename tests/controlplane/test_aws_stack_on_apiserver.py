@@ -9,6 +9,7 @@ left out.)"""
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +29,9 @@ NAMESPACE = "aws"
 
 
 @pytest.fixture(scope="module")
-def applied(control_plane: ControlPlane) -> list[dict[str, Any]]:
+def applied(control_plane: ControlPlane) -> Iterator[list[dict[str, Any]]]:
+    """The objects applied; removed afterwards, the default StorageClass first (it would
+    become the class of other tests' volumes, which nothing here provisions)."""
     project = PulumiProject.load(REPO)
     config, secret_keys = project.config("aws-dev")
     config["mlops:namespace"] = NAMESPACE
@@ -42,7 +45,10 @@ def applied(control_plane: ControlPlane) -> list[dict[str, Any]]:
         "apply", "--server-side", "--field-manager=mlops-iac-test", "-f", "-",
         stdin=yaml.safe_dump_all(manifests),
     )  # fmt: skip
-    return manifests
+    yield manifests
+    control_plane.kubectl("delete", "storageclass", "gp3-encrypted", "--wait=false")
+    namespaces = [m["metadata"]["name"] for m in manifests if m["kind"] == "Namespace"]
+    control_plane.kubectl("delete", "namespace", *namespaces, "--wait=false")
 
 
 def wait_until(check: Any, timeout: float = 90) -> Any:
