@@ -25,6 +25,7 @@ from .manifests import (
     to_manifest,
 )
 from .mocks import RealisticMocks, RecordingMonitor, Registration
+from .output_wait import linear_output_wait
 
 
 @dataclass
@@ -132,7 +133,8 @@ def synth(
         try:
             _configure(monitor, project, stack)
             set_all_config(flat, list(secret_keys))
-            _sync_await(run_in_stack(program))
+            with linear_output_wait():
+                _sync_await(run_in_stack(program))
         except BaseException as error:
             failure.append(error)
 
