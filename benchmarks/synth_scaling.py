@@ -39,7 +39,6 @@ def spec_data(endpoints: int) -> dict[str, Any]:
 
 def child(endpoints: int, mode: str) -> dict[str, Any]:
     """Run one synth in this process and measure it."""
-    import pulumi
 
     from mlops_iac.components.stack import MLOpsStack
     from mlops_iac.spec import StackSpec
@@ -54,11 +53,15 @@ def child(endpoints: int, mode: str) -> dict[str, Any]:
     result = synth(lambda: MLOpsStack("scale", spec), stack="scale")
     elapsed = time.perf_counter() - started
     if mode == "raw":
-        recorded = [(r.type, r.name, r.inputs) for r in result.resources if r.custom]
+        recorded = [
+            (r.type, r.name, r.inputs)
+            for r in result.resources
+            if r.custom and not r.type.startswith("pulumi:providers:")
+        ]
 
         def raw() -> None:
             for type_, name, inputs in recorded:
-                pulumi.CustomResource(type_, name, dict(inputs))
+                declare(type_, name, inputs)
 
         started = time.perf_counter()
         result = synth(raw, stack="scale")
@@ -68,6 +71,32 @@ def child(endpoints: int, mode: str) -> dict[str, Any]:
         "resources": len(result.resources),
         "peak_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
     }
+
+
+def declare(type_: str, name: str, inputs: dict[str, Any]) -> Any:
+    """What a hand-written program would write for one recorded resource."""
+    import importlib
+    import re
+
+    import pulumi_kubernetes as k8s
+    import pulumi_random as random
+
+    def snake(key: str) -> str:
+        return re.sub(r"(?<!^)(?=[A-Z])", "_", key).lower()
+
+    package, module, kind = type_.split(":")
+    if package == "random":
+        return getattr(random, kind)(name, **{snake(k): v for k, v in inputs.items()})
+    group, version = module.rsplit("/", 1)
+    args = {snake(k): v for k, v in inputs.items() if k not in ("apiVersion", "kind")}
+    try:
+        python_module = "helm" if group == "helm.sh" else group.split(".")[0]
+        cls = getattr(importlib.import_module(f"pulumi_kubernetes.{python_module}.{version}"), kind)
+    except (ImportError, AttributeError):
+        return k8s.apiextensions.CustomResource(
+            name, api_version=inputs["apiVersion"], kind=inputs["kind"], **args
+        )
+    return cls(name, **args)
 
 
 def measure(endpoints: int, mode: str) -> dict[str, Any]:

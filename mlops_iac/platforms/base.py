@@ -160,6 +160,14 @@ class RedisConnection:
         ]
 
 
+def data_protection_options(protection: str) -> pulumi.ResourceOptions:
+    """`protect` or `retain_on_delete` for data-holding resources, by the spec's
+    `data_protection` (`none`: neither)."""
+    return pulumi.ResourceOptions(
+        protect=protection == "protect", retain_on_delete=protection == "retain"
+    )
+
+
 class Platform(Protocol):
     """What every target offers to components."""
 

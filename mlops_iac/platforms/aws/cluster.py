@@ -15,6 +15,7 @@ from mlops_iac import versions
 from mlops_iac.spec import AwsClusterSpec, AwsNodeGroupSpec
 
 from . import policies
+from .identity import pod_identity_role
 from .network import NetworkRefs
 
 GPU_LABEL = "nvidia.com/gpu.present"
@@ -182,7 +183,15 @@ class EksCluster(pulumi.ComponentResource):
             for group in spec.node_groups
         ]
         coredns = self._addon(name, "coredns", after=node_groups)
-        ebs_role = _pod_identity_role(f"{name}-ebs-csi-role", policies.EBS_CSI_POLICY, child)
+        ebs_role = pod_identity_role(
+            f"{name}-ebs-csi-role", "Pod Identity of the EBS CSI controller", child
+        )
+        aws.iam.RolePolicyAttachment(
+            f"{name}-ebs-csi-role-policy",
+            role=ebs_role.name,
+            policy_arn=policies.EBS_CSI_POLICY,
+            opts=child,
+        )
         ebs_csi = self._addon(
             name,
             "aws-ebs-csi-driver",
@@ -271,10 +280,4 @@ def _service_role(
         aws.iam.RolePolicyAttachment(
             f"{name}-{index}", role=role.name, policy_arn=policy_arn, opts=opts
         )
-    return role
-
-
-def _pod_identity_role(name: str, policy_arn: str, opts: pulumi.ResourceOptions) -> aws.iam.Role:
-    role = aws.iam.Role(name, assume_role_policy=policies.pod_identity_trust(), opts=opts)
-    aws.iam.RolePolicyAttachment(f"{name}-policy", role=role.name, policy_arn=policy_arn, opts=opts)
     return role

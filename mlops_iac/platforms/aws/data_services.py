@@ -14,7 +14,12 @@ import pulumi_random as random
 
 from mlops_iac import versions
 from mlops_iac.k8s import pods
-from mlops_iac.platforms.base import BucketAccess, RedisConnection, SecretKeyRef
+from mlops_iac.platforms.base import (
+    BucketAccess,
+    RedisConnection,
+    SecretKeyRef,
+    data_protection_options,
+)
 from mlops_iac.spec import DataProtection
 
 from . import policies
@@ -46,9 +51,7 @@ class DataContext:
     @property
     def stateful(self) -> pulumi.ResourceOptions:
         """`protect` or `retain_on_delete` by the spec's data protection."""
-        return pulumi.ResourceOptions(
-            protect=self.protection == "protect", retain_on_delete=self.protection == "retain"
-        )
+        return data_protection_options(self.protection)
 
     def keep(self, opts: pulumi.ResourceOptions) -> pulumi.ResourceOptions:
         """`opts` plus the data protection."""

@@ -30,11 +30,8 @@ def grant_buckets(
     arns = [b.arn for b in buckets if b.arn is not None]
     if len(arns) != len(buckets):
         raise ValueError(f"{name}: every bucket needs an ARN for an IAM policy")
-    role = aws.iam.Role(
-        f"{name}-role",
-        assume_role_policy=policies.pod_identity_trust(),
-        description=f"Pod Identity of {namespace}/{service_account}",
-        opts=aws_options,
+    role = pod_identity_role(
+        f"{name}-role", f"Pod Identity of {namespace}/{service_account}", aws_options
     )
     aws.iam.RolePolicy(
         f"{name}-buckets",
@@ -49,6 +46,13 @@ def grant_buckets(
         service_account=service_account,
         role_arn=role.arn,
         opts=pulumi.ResourceOptions.merge(aws_options, pulumi.ResourceOptions(depends_on=[agent])),
+    )
+
+
+def pod_identity_role(name: str, description: str, opts: pulumi.ResourceOptions) -> aws.iam.Role:
+    """A role that only EKS Pod Identity can assume (for the account it is associated with)."""
+    return aws.iam.Role(
+        name, assume_role_policy=policies.pod_identity_trust(), description=description, opts=opts
     )
 
 

@@ -20,6 +20,7 @@ from mlops_iac.platforms.base import (
     DatabaseConnection,
     RedisConnection,
     SecretKeyRef,
+    data_protection_options,
 )
 from mlops_iac.platforms.kubernetes.gateway import (
     aws_network_load_balancer,
@@ -89,9 +90,7 @@ class AwsPlatform(pulumi.ComponentResource):
             opts=aws_options,
         )
         net = self.network.refs
-        stateful = pulumi.ResourceOptions(
-            protect=protection == "protect", retain_on_delete=protection == "retain"
-        )
+        stateful = data_protection_options(protection)
         self.cluster = EksCluster(
             f"{name}-cluster",
             target.cluster,

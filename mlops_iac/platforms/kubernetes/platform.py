@@ -18,6 +18,7 @@ from mlops_iac.platforms.base import (
     ClientNamespace,
     DatabaseConnection,
     RedisConnection,
+    data_protection_options,
 )
 from mlops_iac.spec import KindTarget, KubernetesTarget, ResourceRequirements, StackSpec
 
@@ -96,10 +97,7 @@ class KubernetesPlatform(pulumi.ComponentResource):
 
     def stateful_options(self) -> pulumi.ResourceOptions:
         """`protect` or `retain_on_delete` for data-holding resources, by the spec."""
-        protection = self._spec.effective_data_protection
-        return pulumi.ResourceOptions(
-            protect=protection == "protect", retain_on_delete=protection == "retain"
-        )
+        return data_protection_options(self._spec.effective_data_protection)
 
     def _server_settings(
         self,
