@@ -256,6 +256,13 @@ class AwsTarget(SpecModel):
         default="internet-facing",
         description="Scheme of the NLB in front of the Gateway (routing.mode `gateway`).",
     )
+    certificate_arn: str | None = Field(
+        default=None,
+        pattern=r"^arn:aws[a-z-]*:acm:[a-z0-9-]+:[0-9]{12}:certificate/[0-9a-f-]+$",
+        description="An ACM certificate for the external host names: the NLB ends TLS on "
+        "port 443 with it (the Gateway gets an HTTP listener on 443 behind it). Needs "
+        "routing.tls.",
+    )
     container_registry: bool = Field(
         default=True,
         description="Create an ECR repository for the runtime image (scan on push, "

@@ -122,6 +122,23 @@ class StackSpec(SpecModel):
         return self
 
     @model_validator(mode="after")
+    def _tls_on_aws_needs_a_certificate(self) -> StackSpec:
+        if self.target.kind != "aws":
+            return self
+        certificate = self.target.certificate_arn
+        if self.routing.tls and certificate is None:
+            raise ValueError(
+                "routing.tls on AWS needs target.certificate_arn: the ACM certificate the "
+                "load balancer ends TLS with"
+            )
+        if certificate is not None and not (self.routing.tls and self.routing.gateway_class):
+            raise ValueError(
+                "target.certificate_arn is for the stack's Gateway: set routing.tls: true and "
+                "routing.gateway_class"
+            )
+        return self
+
+    @model_validator(mode="after")
     def _grafana_route_needs_gateway(self) -> StackSpec:
         grafana = self.monitoring.grafana if self.monitoring else None
         exposed = grafana is not None and grafana.ingress is not None and grafana.ingress.enabled

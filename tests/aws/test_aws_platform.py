@@ -426,3 +426,40 @@ def test_a_kind_only_program_never_imports_pulumi_aws():
 
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "0"
+
+
+def test_with_an_acm_certificate_the_nlb_ends_tls_and_urls_are_https():
+    certificate = (
+        "arn:aws:acm:eu-west-1:123456789012:certificate/0a1b2c3d-4e5f-6789-abcd-ef0123456789"
+    )
+    spec = everything({**AWS_SPEC["target"], "certificate_arn": certificate})
+    spec["routing"] = {**spec["routing"], "tls": True}
+    result = synth_spec(spec)
+    service = result.manifest("EnvoyProxy", "aws-nlb")["spec"]["provider"]["kubernetes"]
+    annotations = service["envoyService"]["annotations"]
+    listeners = result.manifest("Gateway", "mlops")["spec"]["listeners"]
+
+    assert annotations["service.beta.kubernetes.io/aws-load-balancer-ssl-cert"] == certificate
+    assert annotations["service.beta.kubernetes.io/aws-load-balancer-ssl-ports"] == "443"
+    assert [(x["name"], x["protocol"], x["port"]) for x in listeners] == [
+        ("http", "HTTP", 80),
+        ("https", "HTTP", 443),
+    ]
+    assert result.outputs["registry_external_url"] == "https://mlflow.shop.example.com"
+
+
+@pytest.mark.parametrize(
+    ("certificate", "tls", "message"),
+    [
+        (None, True, "routing.tls on AWS needs target.certificate_arn"),
+        ("arn:aws:acm:eu-west-1:123456789012:certificate/0a1b", False, "set routing.tls: true"),
+    ],
+)
+def test_tls_and_the_certificate_come_together(certificate, tls, message):
+    from mlops_iac.spec import StackSpec
+
+    spec = everything({**AWS_SPEC["target"], "certificate_arn": certificate})
+    spec["routing"] = {**spec["routing"], "tls": tls}
+
+    with pytest.raises(SpecError, match=message):
+        StackSpec.load(spec)

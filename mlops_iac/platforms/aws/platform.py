@@ -129,7 +129,10 @@ class AwsPlatform(pulumi.ComponentResource):
                 pulumi.ResourceOptions.merge(
                     scoped, pulumi.ResourceOptions(depends_on=self.cluster.ready)
                 ),
-                aws_network_load_balancer(internal=target.load_balancer == "internal"),
+                aws_network_load_balancer(
+                    internal=target.load_balancer == "internal",
+                    certificate_arn=target.certificate_arn,
+                ),
             )
             self.gateway = create_gateway(
                 name,
@@ -139,6 +142,7 @@ class AwsPlatform(pulumi.ComponentResource):
                 opts=pulumi.ResourceOptions.merge(
                     in_namespace, pulumi.ResourceOptions(depends_on=implementation)
                 ),
+                offloaded_https=target.certificate_arn is not None,
             )
         self._data = DataContext(
             stack=spec.name,

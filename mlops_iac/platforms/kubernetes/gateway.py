@@ -18,8 +18,12 @@ from mlops_iac.spec import RoutingSpec
 CONTROLLER_NAME = "gateway.envoyproxy.io/gatewayclass-controller"
 HTTP_NODE_PORT = 30080
 """Mapped to the host's port 80 by mlops_iac/local/kind-cluster.yaml."""
-NLB_ANNOTATION = "service.beta.kubernetes.io/aws-load-balancer-type"
-INTERNAL_ANNOTATION = "service.beta.kubernetes.io/aws-load-balancer-internal"
+AWS_ANNOTATIONS = "service.beta.kubernetes.io/aws-load-balancer-"
+NLB_ANNOTATION = f"{AWS_ANNOTATIONS}type"
+INTERNAL_ANNOTATION = f"{AWS_ANNOTATIONS}internal"
+TLS_POLICY = "ELBSecurityPolicy-TLS13-1-2-2021-06"
+"""The NLB's TLS negotiation policy: TLS 1.3 and 1.2 only."""
+OFFLOADED_HTTPS_PORT = 443
 
 
 @dataclass(frozen=True)
@@ -46,12 +50,20 @@ patch keyed on the Service port)."""
 PROXY_CONFIG = KIND_NODE_PORT.proxy_config
 
 
-def aws_network_load_balancer(internal: bool) -> EnvoyService:
+def aws_network_load_balancer(internal: bool, certificate_arn: str | None = None) -> EnvoyService:
     """Envoy's Service as a LoadBalancer that the EKS cloud controller makes an NLB for
-    (no AWS Load Balancer Controller needed); internal ones stay inside the VPC."""
+    (no AWS Load Balancer Controller needed); internal ones stay inside the VPC. With an ACM
+    certificate the NLB ends TLS on port 443 and passes plain HTTP to Envoy."""
     annotations = {NLB_ANNOTATION: "nlb"}
     if internal:
         annotations[INTERNAL_ANNOTATION] = "true"
+    if certificate_arn is not None:
+        annotations |= {
+            f"{AWS_ANNOTATIONS}ssl-cert": certificate_arn,
+            f"{AWS_ANNOTATIONS}ssl-ports": str(OFFLOADED_HTTPS_PORT),
+            f"{AWS_ANNOTATIONS}ssl-negotiation-policy": TLS_POLICY,
+            f"{AWS_ANNOTATIONS}backend-protocol": "tcp",
+        }
     return EnvoyService(
         "aws-nlb-internal" if internal else "aws-nlb",
         {"type": "LoadBalancer", "externalTrafficPolicy": "Local", "annotations": annotations},
@@ -122,24 +134,27 @@ def create_gateway(
     namespace: str,
     labels: dict[str, str],
     opts: pulumi.ResourceOptions,
+    offloaded_https: bool = False,
 ) -> k8s.apiextensions.CustomResource:
-    """The stack's Gateway `routing.gateway_name` with one HTTP listener on port 80 for
-    routes of its own namespace."""
+    """The stack's Gateway `routing.gateway_name` with an HTTP listener on port 80 for
+    routes of its own namespace, and with `offloaded_https` one on 443 too (plain HTTP: the
+    load balancer in front ends TLS)."""
+    same = {"namespaces": {"from": "Same"}}
+    listeners = [{"name": "http", "protocol": "HTTP", "port": 80, "allowedRoutes": same}]
+    if offloaded_https:
+        listeners.append(
+            {
+                "name": "https",
+                "protocol": "HTTP",
+                "port": OFFLOADED_HTTPS_PORT,
+                "allowedRoutes": same,
+            }
+        )
     return k8s.apiextensions.CustomResource(
         f"{name}-gateway",
         api_version="gateway.networking.k8s.io/v1",
         kind="Gateway",
         metadata={"name": routing.gateway_name, "namespace": namespace, "labels": labels},
-        spec={
-            "gatewayClassName": routing.gateway_class,
-            "listeners": [
-                {
-                    "name": "http",
-                    "protocol": "HTTP",
-                    "port": 80,
-                    "allowedRoutes": {"namespaces": {"from": "Same"}},
-                }
-            ],
-        },
+        spec={"gatewayClassName": routing.gateway_class, "listeners": listeners},
         opts=opts,
     )
