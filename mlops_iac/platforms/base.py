@@ -14,6 +14,7 @@ from typing import Any, Protocol
 import pulumi
 
 from mlops_iac.k8s.pods import env_secret, env_value
+from mlops_iac.spec import StackSpec
 
 
 @dataclass(frozen=True)
@@ -166,6 +167,31 @@ def data_protection_options(protection: str) -> pulumi.ResourceOptions:
     return pulumi.ResourceOptions(
         protect=protection == "protect", retain_on_delete=protection == "retain"
     )
+
+
+class StackNamespaceMixin:
+    """What every platform does the same way once it has a Kubernetes provider and the
+    stack's namespace: name the namespaces and give components' children their options."""
+
+    _spec: StackSpec
+    provider: pulumi.ProviderResource
+    namespace_resource: pulumi.Resource
+
+    @property
+    def namespace(self) -> str:
+        """The namespace components deploy into."""
+        return self._spec.namespace
+
+    @property
+    def gateway_namespace(self) -> str:
+        """The namespace of the Gateway that routes attach to."""
+        return self._spec.routing.gateway_namespace or self._spec.namespace
+
+    def child_options(self, parent: pulumi.Resource) -> pulumi.ResourceOptions:
+        """Parent, the cluster's provider, and ordering after the namespace."""
+        return pulumi.ResourceOptions(
+            parent=parent, provider=self.provider, depends_on=[self.namespace_resource]
+        )
 
 
 class Platform(Protocol):

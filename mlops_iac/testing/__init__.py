@@ -7,6 +7,7 @@ result.of_type("kubernetes:apps/v1:Deployment")
 
 from .manifests import MASK, to_manifest
 from .mocks import RealisticMocks, RecordingMonitor, Registration
+from .secrets import generated_secrets, secret_leaks
 from .synth import SynthResult, synth
 
 __all__ = [
@@ -15,6 +16,8 @@ __all__ = [
     "RecordingMonitor",
     "Registration",
     "SynthResult",
+    "generated_secrets",
+    "secret_leaks",
     "synth",
     "to_manifest",
 ]

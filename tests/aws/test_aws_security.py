@@ -3,10 +3,10 @@ resources of the repo's aws-dev stack (production profile), not on the code."""
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from mlops_iac.platforms.aws import policies
+from mlops_iac.testing import generated_secrets, secret_leaks
 from mlops_iac.testing.mocks import is_secret
 
 WRITE_ACTION_PREFIXES = ("Put", "Delete", "Create", "Update", "Attach", "Detach", "Modify", "Set")
@@ -198,22 +198,9 @@ def test_the_cluster_is_protected_logged_and_encrypts_secrets(aws_dev):
     assert args["accessConfig"]["authenticationMode"] == "API"
 
 
-def test_secrets_are_pulumi_secrets_and_never_plain_in_manifests_or_outputs(aws_dev, tmp_path):
-    revealed = aws_dev.revealed_manifests()
-    values = {
-        value
-        for manifest in revealed
-        if manifest["kind"] == "Secret"
-        for value in (manifest.get("stringData") or {}).values()
-        if len(value) >= 16 and "{" not in value
-    }
-    assert len(values) >= 5  # RDS admin, two roles, the Redis token, Grafana
-    aws_dev.write(tmp_path)
-    written = "".join(p.read_text() for p in tmp_path.rglob("*") if p.is_file())
-    others = json.dumps([m for m in revealed if m["kind"] != "Secret"])
+def test_secrets_are_pulumi_secrets_and_never_plain_in_manifests_or_outputs(aws_dev):
+    secrets = generated_secrets(aws_dev)
 
-    for value in values:
-        assert value not in others
-        assert value not in written
-        assert value not in json.dumps(aws_dev.outputs)
+    assert len(secrets) >= 5  # RDS admin, two roles, the Redis token, Grafana
+    assert secret_leaks(aws_dev, secrets) == []
     assert "kubeconfig" in aws_dev.secret_outputs

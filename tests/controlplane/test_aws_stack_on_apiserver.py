@@ -8,13 +8,13 @@ left out.)"""
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
+from polling import wait_until
 
 from mlops_iac.dev.controlplane import ControlPlane
 from mlops_iac.program import PulumiProject
@@ -49,15 +49,6 @@ def applied(control_plane: ControlPlane) -> Iterator[list[dict[str, Any]]]:
     control_plane.kubectl("delete", "storageclass", "gp3-encrypted", "--wait=false")
     namespaces = [m["metadata"]["name"] for m in manifests if m["kind"] == "Namespace"]
     control_plane.kubectl("delete", "namespace", *namespaces, "--wait=false")
-
-
-def wait_until(check: Any, timeout: float = 90) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = check()
-        if value or time.monotonic() > deadline:
-            return value
-        time.sleep(1)
 
 
 def test_the_api_server_accepts_every_object(control_plane, applied):

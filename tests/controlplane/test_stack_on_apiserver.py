@@ -6,12 +6,12 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
+from polling import wait_until
 
 from mlops_iac.dev.controlplane import ControlPlane
 from mlops_iac.program import PulumiProject
@@ -58,15 +58,6 @@ def live(plane: ControlPlane, manifest: dict[str, Any]) -> dict[str, Any]:
 def identity(manifest: dict[str, Any]) -> tuple[str, str, str]:
     meta = manifest["metadata"]
     return manifest["kind"], meta.get("namespace", ""), meta["name"]
-
-
-def wait_until(check: Any, timeout: float = 90) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = check()
-        if value or time.monotonic() > deadline:
-            return value
-        time.sleep(1)
 
 
 def test_every_synthesized_object_exists_with_its_spec(control_plane, applied):

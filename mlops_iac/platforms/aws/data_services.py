@@ -57,6 +57,15 @@ class DataContext:
         """`opts` plus the data protection."""
         return pulumi.ResourceOptions.merge(opts, self.stateful)
 
+    def within(self, component: pulumi.Resource) -> DataContext:
+        """This context for the children of `component`."""
+        child = pulumi.ResourceOptions(parent=component)
+        return dataclasses.replace(
+            self,
+            aws_options=pulumi.ResourceOptions.merge(self.aws_options, child),
+            k8s_options=pulumi.ResourceOptions.merge(self.k8s_options, child),
+        )
+
 
 def _security_group(
     name: str, context: DataContext, port: int, description: str
@@ -94,11 +103,9 @@ class RdsPostgres(pulumi.ComponentResource):
     def __init__(self, name: str, context: DataContext, opts: pulumi.ResourceOptions) -> None:
         super().__init__("mlops:aws:RdsPostgres", name, None, opts)
         sizes = context.sizes
-        aws_child = pulumi.ResourceOptions.merge(
-            context.aws_options, pulumi.ResourceOptions(parent=self)
-        )
-        scoped = dataclasses.replace(context, aws_options=aws_child)
-        group = _security_group(name, scoped, POSTGRES_PORT, "PostgreSQL from the EKS cluster")
+        context = context.within(self)
+        aws_child = context.aws_options
+        group = _security_group(name, context, POSTGRES_PORT, "PostgreSQL from the EKS cluster")
         subnets = aws.rds.SubnetGroup(
             f"{name}-subnets", subnet_ids=context.network.private_subnet_ids, opts=aws_child
         )
@@ -143,9 +150,6 @@ class RdsPostgres(pulumi.ComponentResource):
                 pulumi.ResourceOptions(additional_secret_outputs=["password"]),
             ),
         )
-        k8s_child = pulumi.ResourceOptions.merge(
-            context.k8s_options, pulumi.ResourceOptions(parent=self)
-        )
         self.admin_secret = k8s.core.v1.Secret(
             f"{name}-admin",
             metadata={
@@ -155,7 +159,7 @@ class RdsPostgres(pulumi.ComponentResource):
             },
             type="Opaque",
             string_data={"POSTGRES_PASSWORD": password.result},
-            opts=k8s_child,
+            opts=context.k8s_options,
         )
         self.register_outputs({"address": self.instance.address})
 
@@ -174,12 +178,10 @@ class S3Buckets(pulumi.ComponentResource):
     ) -> None:
         super().__init__("mlops:aws:S3Buckets", name, None, opts)
         self._name = name
-        self._context = context
+        self._context = context.within(self)
         self._region = region
         self._client_labels = client_labels
-        self._child = pulumi.ResourceOptions.merge(
-            context.aws_options, pulumi.ResourceOptions(parent=self)
-        )
+        self._child = self._context.aws_options
         self._buckets: dict[str, BucketAccess] = {}
         self.register_outputs({})
 
@@ -287,11 +289,9 @@ class ElastiCacheRedis(pulumi.ComponentResource):
     ) -> None:
         super().__init__("mlops:aws:ElastiCacheRedis", name, None, opts)
         sizes = context.sizes
-        aws_child = pulumi.ResourceOptions.merge(
-            context.aws_options, pulumi.ResourceOptions(parent=self)
-        )
-        scoped = dataclasses.replace(context, aws_options=aws_child)
-        group = _security_group(name, scoped, REDIS_PORT, "Redis from the EKS cluster")
+        context = context.within(self)
+        aws_child = context.aws_options
+        group = _security_group(name, context, REDIS_PORT, "Redis from the EKS cluster")
         subnets = aws.elasticache.SubnetGroup(
             f"{name}-subnets",
             description=f"Private subnets of {context.cluster_name}",
@@ -336,9 +336,7 @@ class ElastiCacheRedis(pulumi.ComponentResource):
             },
             type="Opaque",
             string_data={"REDIS_PASSWORD": token.result},
-            opts=pulumi.ResourceOptions.merge(
-                context.k8s_options, pulumi.ResourceOptions(parent=self)
-            ),
+            opts=context.k8s_options,
         )
         self.connection = RedisConnection(
             host=self.replication_group.primary_endpoint_address,

@@ -77,25 +77,27 @@ class Network(pulumi.ComponentResource):
             tags={"Name": f"{cluster_name}-public"},
             opts=child,
         )
-        public, private = [], []
-        for index in range(spec.availability_zones):
-            zone = zones.apply(lambda names, i=index: names[i])
-            subnet = aws.ec2.Subnet(
-                f"{name}-public-{index}",
+
+        def subnet(side: str, index: int, cidr: str, role_tag: str) -> aws.ec2.Subnet:
+            return aws.ec2.Subnet(
+                f"{name}-{side}-{index}",
                 vpc_id=vpc.id,
-                cidr_block=plan.public[index],
-                availability_zone=zone,
+                cidr_block=cidr,
+                availability_zone=zones.apply(lambda names: names[index]),
                 map_public_ip_on_launch=False,
-                tags={"Name": f"{cluster_name}-public-{index}", ELB_ROLE_TAG: "1", **cluster_tag},
+                tags={"Name": f"{cluster_name}-{side}-{index}", role_tag: "1", **cluster_tag},
                 opts=child,
             )
+
+        public = []
+        for index in range(spec.availability_zones):
+            public.append(subnet("public", index, plan.public[index], ELB_ROLE_TAG))
             aws.ec2.RouteTableAssociation(
                 f"{name}-public-{index}",
-                subnet_id=subnet.id,
+                subnet_id=public[-1].id,
                 route_table_id=public_routes.id,
                 opts=child,
             )
-            public.append(subnet)
         nat_count = spec.availability_zones if nat_gateways == "per_zone" else 1
         nats = []
         for index in range(nat_count):
@@ -114,21 +116,9 @@ class Network(pulumi.ComponentResource):
                     opts=pulumi.ResourceOptions(parent=self, depends_on=[gateway]),
                 )
             )
-        private_route_tables = []
+        private, private_route_tables = [], []
         for index in range(spec.availability_zones):
-            zone = zones.apply(lambda names, i=index: names[i])
-            subnet = aws.ec2.Subnet(
-                f"{name}-private-{index}",
-                vpc_id=vpc.id,
-                cidr_block=plan.private[index],
-                availability_zone=zone,
-                tags={
-                    "Name": f"{cluster_name}-private-{index}",
-                    INTERNAL_ELB_ROLE_TAG: "1",
-                    **cluster_tag,
-                },
-                opts=child,
-            )
+            private.append(subnet("private", index, plan.private[index], INTERNAL_ELB_ROLE_TAG))
             routes = aws.ec2.RouteTable(
                 f"{name}-private-routes-{index}",
                 vpc_id=vpc.id,
@@ -137,9 +127,11 @@ class Network(pulumi.ComponentResource):
                 opts=child,
             )
             aws.ec2.RouteTableAssociation(
-                f"{name}-private-{index}", subnet_id=subnet.id, route_table_id=routes.id, opts=child
+                f"{name}-private-{index}",
+                subnet_id=private[-1].id,
+                route_table_id=routes.id,
+                opts=child,
             )
-            private.append(subnet)
             private_route_tables.append(routes)
         aws.ec2.VpcEndpoint(
             f"{name}-s3-endpoint",

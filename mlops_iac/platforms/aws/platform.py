@@ -20,6 +20,7 @@ from mlops_iac.platforms.base import (
     DatabaseConnection,
     RedisConnection,
     SecretKeyRef,
+    StackNamespaceMixin,
     data_protection_options,
 )
 from mlops_iac.platforms.kubernetes.gateway import (
@@ -49,7 +50,7 @@ HTTPS_ANYWHERE = "0.0.0.0/0"
 """S3 (through the VPC's gateway endpoint) has public addresses: bucket clients reach 443."""
 
 
-class AwsPlatform(pulumi.ComponentResource):
+class AwsPlatform(StackNamespaceMixin, pulumi.ComponentResource):
     """VPC, EKS, the stack's namespace and Gateway, and on first use RDS, S3 and
     ElastiCache; workloads reach buckets by EKS Pod Identity, never by keys."""
 
@@ -184,22 +185,6 @@ class AwsPlatform(pulumi.ComponentResource):
     def stack_outputs(self) -> dict[str, pulumi.Input[object]]:
         """The EKS cluster's name, its kubeconfig (secret), the VPC and the ECR repository."""
         return self._stack_outputs
-
-    @property
-    def namespace(self) -> str:
-        """The namespace components deploy into."""
-        return self._spec.namespace
-
-    @property
-    def gateway_namespace(self) -> str:
-        """The namespace of the Gateway that routes attach to."""
-        return self._spec.routing.gateway_namespace or self._spec.namespace
-
-    def child_options(self, parent: pulumi.Resource) -> pulumi.ResourceOptions:
-        """Parent, the EKS cluster's provider, and ordering after the namespace."""
-        return pulumi.ResourceOptions(
-            parent=parent, provider=self.provider, depends_on=[self.namespace_resource]
-        )
 
     def stateful_options(self) -> pulumi.ResourceOptions:
         """`protect` or `retain_on_delete` for data-holding resources, by the spec."""

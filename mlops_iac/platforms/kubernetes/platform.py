@@ -18,6 +18,7 @@ from mlops_iac.platforms.base import (
     ClientNamespace,
     DatabaseConnection,
     RedisConnection,
+    StackNamespaceMixin,
     data_protection_options,
 )
 from mlops_iac.spec import KindTarget, KubernetesTarget, ResourceRequirements, StackSpec
@@ -29,7 +30,7 @@ from .redis import InClusterRedis
 from .single_node import ServerSettings
 
 
-class KubernetesPlatform(pulumi.ComponentResource):
+class KubernetesPlatform(StackNamespaceMixin, pulumi.ComponentResource):
     """Kubernetes provider, namespace and in-cluster data services for one stack."""
 
     def __init__(
@@ -75,25 +76,9 @@ class KubernetesPlatform(pulumi.ComponentResource):
         self.register_outputs({"namespace": spec.namespace})
 
     @property
-    def namespace(self) -> str:
-        """The namespace components deploy into."""
-        return self._spec.namespace
-
-    @property
-    def gateway_namespace(self) -> str:
-        """The namespace of the Gateway that routes attach to."""
-        return self._spec.routing.gateway_namespace or self._spec.namespace
-
-    @property
     def stack_outputs(self) -> dict[str, pulumi.Input[object]]:
         """None: the cluster existed before the stack."""
         return {}
-
-    def child_options(self, parent: pulumi.Resource) -> pulumi.ResourceOptions:
-        """Parent, this cluster's provider, and ordering after the namespace."""
-        return pulumi.ResourceOptions(
-            parent=parent, provider=self.provider, depends_on=[self.namespace_resource]
-        )
 
     def stateful_options(self) -> pulumi.ResourceOptions:
         """`protect` or `retain_on_delete` for data-holding resources, by the spec."""
