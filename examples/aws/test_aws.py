@@ -65,3 +65,11 @@ def test_gpu_nodes_are_spot_and_tainted(prod):
     assert groups["gpu"]["capacityType"] == "SPOT"
     assert groups["gpu"]["taints"][0]["key"] == "nvidia.com/gpu"
     assert groups["cpu"]["instanceTypes"] == ["m6i.large", "m6a.large"]
+
+
+def test_the_workloads_run_the_image_the_stack_builds_and_pushes(prod):
+    (image,) = prod.of_type("docker-build:index:Image")
+    trainer = prod.manifest("CronJob", "churn")["spec"]["jobTemplate"]["spec"]["template"]
+
+    assert image.inputs["context"]["location"] == "../.."
+    assert trainer["spec"]["containers"][0]["image"] == image.outputs["ref"]

@@ -88,7 +88,7 @@ class FeatureStore(pulumi.ComponentResource):
             **redis.client_labels,
             **bucket.client_labels,
         }
-        self._image = store.image or spec.runtime_image
+        self._image = store.image or platform.runtime_image
         self._name = name
         self._repo_meta: dict[str, Any] = {
             "name": f"{base}-repo-{digest}",

@@ -290,7 +290,7 @@ class Monitoring(pulumi.ComponentResource):
                 "containers": [
                     {
                         "name": "drift",
-                        "image": spec.runtime_image,
+                        "image": platform.runtime_image,
                         "command": [
                             with_bucket_names(arg, [logs])
                             for arg in drift_command(spec, monitor, self.pushgateway)

@@ -173,7 +173,7 @@ class ServingEndpoint(pulumi.ComponentResource):
         if self._log is not None:
             pod_spec["containers"].append(
                 inference_logger_container(
-                    image=endpoint.image or self._stack.runtime_image,
+                    image=endpoint.image or self._platform.runtime_image,
                     endpoint=endpoint.name,
                     role=role,
                     upstream_port=endpoint.port,
@@ -326,7 +326,7 @@ class ServingEndpoint(pulumi.ComponentResource):
     def _containers(self, model_uri: str) -> dict[str, Any]:
         """The pod's containers and volumes for the endpoint's runtime."""
         endpoint, defaults = self._endpoint, self._stack.defaults
-        image = endpoint.image or self._stack.runtime_image
+        image = endpoint.image or self._platform.runtime_image
         resources = (endpoint.resources or defaults.serving_resources).to_kubernetes()
         tracking_uri = self._registry.tracking_uri
         if endpoint.runtime == "mlflow":

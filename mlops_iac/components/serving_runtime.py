@@ -26,7 +26,7 @@ def mlflow_serve_command(model_uri: str, port: int, workers: int) -> list[str]:
 
 def mlflow_serve_container(
     *,
-    image: str,
+    image: pulumi.Input[str],
     model_uri: str,
     tracking_uri: pulumi.Input[str],
     port: int,
@@ -70,7 +70,11 @@ concurrency 8 (benchmarks/serving.py)."""
 
 
 def fetch_model_container(
-    *, image: str, model_uri: str, tracking_uri: pulumi.Input[str], resources: dict[str, Any]
+    *,
+    image: pulumi.Input[str],
+    model_uri: str,
+    tracking_uri: pulumi.Input[str],
+    resources: dict[str, Any],
 ) -> dict[str, Any]:
     """An init container that downloads the model through the registry's artifact proxy."""
     return {
@@ -120,7 +124,7 @@ def mlserver_env(model_name: str, port: int) -> dict[str, str]:
 
 
 def mlserver_container(
-    *, image: str, model_name: str, port: int, resources: dict[str, Any]
+    *, image: pulumi.Input[str], model_name: str, port: int, resources: dict[str, Any]
 ) -> dict[str, Any]:
     """MLServer's MLflow runtime (Open Inference Protocol v2 on `port`, gRPC on 8081,
     Prometheus metrics on 8082) serving the model the init container fetched."""
@@ -155,7 +159,7 @@ INFERENCE_LOGGER_RESOURCES = ResourceRequirements(
 
 def inference_logger_container(
     *,
-    image: str,
+    image: pulumi.Input[str],
     endpoint: str,
     role: str,
     upstream_port: int,

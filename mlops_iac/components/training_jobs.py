@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import pulumi
+
 from mlops_iac import versions
 from mlops_iac.k8s import jobs, pods
 from mlops_iac.spec import ResourceRequirements, TrainingJobSpec
@@ -108,7 +110,7 @@ def pod_failure_policy(job: TrainingJobSpec) -> dict[str, Any]:
 def pod_spec(
     job: TrainingJobSpec,
     *,
-    image: str,
+    image: pulumi.Input[str],
     env: list[dict[str, Any]],
     resources: dict[str, Any],
     service_account: str,
@@ -148,7 +150,7 @@ def add_feature_export(
     pod: dict[str, Any],
     job: TrainingJobSpec,
     *,
-    image: str,
+    image: pulumi.Input[str],
     repo_volume: dict[str, Any],
     repo_dir: str,
     env: list[dict[str, Any]],

@@ -176,6 +176,8 @@ class StackNamespaceMixin:
     _spec: StackSpec
     provider: pulumi.ProviderResource
     namespace_resource: pulumi.Resource
+    _built_runtime_image: pulumi.Input[str] | None = None
+    """The runtime image the platform built and pushed for the stack, if it did."""
 
     @property
     def namespace(self) -> str:
@@ -186,6 +188,13 @@ class StackNamespaceMixin:
     def gateway_namespace(self) -> str:
         """The namespace of the Gateway that routes attach to."""
         return self._spec.routing.gateway_namespace or self._spec.namespace
+
+    @property
+    def runtime_image(self) -> pulumi.Input[str]:
+        """The image the platform built for the stack, else `spec.runtime_image`."""
+        if self._built_runtime_image is not None:
+            return self._built_runtime_image
+        return self._spec.runtime_image
 
     def child_options(self, parent: pulumi.Resource) -> pulumi.ResourceOptions:
         """Parent, the cluster's provider, and ordering after the namespace."""
@@ -210,6 +219,12 @@ class Platform(Protocol):
     @property
     def stack_outputs(self) -> dict[str, pulumi.Input[object]]:
         """What the target adds to the stack's outputs (e.g. the EKS cluster's name)."""
+        ...
+
+    @property
+    def runtime_image(self) -> pulumi.Input[str]:
+        """The stack's runtime image as the cluster pulls it (`spec.runtime_image`, or the
+        image the platform built and pushed)."""
         ...
 
     def child_options(self, parent: pulumi.Resource) -> pulumi.ResourceOptions:

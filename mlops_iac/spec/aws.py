@@ -268,3 +268,25 @@ class AwsTarget(SpecModel):
         description="Create an ECR repository for the runtime image (scan on push, "
         "immutable tags); output `runtime_image_repository`.",
     )
+    build_runtime_image: bool = Field(
+        default=True,
+        description="While `runtime_image` is the unpublished default: build "
+        "images/runtime/Dockerfile with Docker during `pulumi up`, push it to the ECR "
+        "repository and run the workloads on it by digest. Needs Docker (buildx) where "
+        "`pulumi up` runs; false to push an image yourself and set `runtime_image`.",
+    )
+    image_context: str | None = Field(
+        default=None,
+        description="The mlops-iac source folder the image is built from (it holds "
+        "images/runtime/Dockerfile), relative to the program's folder; the checkout this "
+        "package runs from when unset.",
+    )
+
+    @model_validator(mode="after")
+    def _build_needs_a_registry(self) -> AwsTarget:
+        if self.build_runtime_image and not self.container_registry:
+            raise ValueError(
+                "build_runtime_image pushes to the stack's ECR repository: set "
+                "container_registry: true, or build_runtime_image: false"
+            )
+        return self

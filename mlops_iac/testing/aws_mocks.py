@@ -5,6 +5,7 @@ look like the real ones and are the same for the same program (no AWS call, no
 from __future__ import annotations
 
 import base64
+import hashlib
 from typing import Any
 
 from .mocks import autoname, digest
@@ -30,6 +31,15 @@ _ID_PREFIXES = {
 def region_of(inputs: dict[str, Any]) -> str:
     """The resource's region input, else the default one."""
     return str(inputs.get("region") or REGION)
+
+
+def built_image(name: str, inputs: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    """What docker-build answers for an image it built and pushed: its digest, and `ref`,
+    the first tag pinned by that digest."""
+    digest = "sha256:" + hashlib.sha256(f"image:{name}:{inputs.get('tags')}".encode()).hexdigest()
+    tags = inputs.get("tags") or [autoname(name)]
+    repository = str(tags[0]).rsplit(":", 1)[0]
+    return digest, {**inputs, "digest": digest, "ref": f"{repository}@{digest}"}
 
 
 def new_resource(typ: str, name: str, inputs: dict[str, Any]) -> tuple[str, dict[str, Any]]:
@@ -157,6 +167,17 @@ def call(token: str, args: dict[str, Any]) -> dict[str, Any] | None:
             "region": region,
             "id": region,
             "endpoint": f"ec2.{region}.amazonaws.com",
+        }
+    if token == "aws:ecr/getAuthorizationToken:getAuthorizationToken":
+        registry = f"{args.get('registryId') or ACCOUNT_ID}.dkr.ecr.{region}.amazonaws.com"
+        password = "mock-ecr-token-" + digest("ecr", registry, length=32)
+        return {
+            "userName": "AWS",
+            "password": password,
+            "authorizationToken": base64.b64encode(f"AWS:{password}".encode()).decode(),
+            "proxyEndpoint": f"https://{registry}",
+            "expiresAt": "2030-01-01T00:00:00Z",
+            "id": registry,
         }
     if token == "aws:index/getPartition:getPartition":
         return {"partition": "aws", "dnsSuffix": "amazonaws.com", "id": "aws"}

@@ -74,6 +74,10 @@ class RealisticMocks(pulumi.runtime.Mocks):
             from . import aws_mocks
 
             resource_id, outputs = aws_mocks.new_resource(args.typ, args.name, outputs)
+        elif args.typ == "docker-build:index:Image":
+            from . import aws_mocks
+
+            resource_id, outputs = aws_mocks.built_image(args.name, outputs)
         return resource_id, outputs
 
     def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict[str, Any], list[Any]]:

@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 from mlops_iac import versions
 from mlops_iac.platforms.aws.sizing import subnet_plan
 from mlops_iac.spec import SpecError
+from mlops_iac.testing.mocks import is_secret
 
 DATA_SERVICE_WORKLOADS = {
     ("StatefulSet", "shop-postgres"),
@@ -113,9 +114,68 @@ def test_only_the_platform_s_data_services_differ(both):
         assert [c["name"] for c in kind_pod["containers"]] == [
             c["name"] for c in aws_pod["containers"]
         ]
+        built = aws_runtime_image(aws)
         assert [c["image"] for c in kind_pod["containers"]] == [
-            c["image"] for c in aws_pod["containers"]
+            versions.RUNTIME_IMAGE if c["image"] == built else c["image"]
+            for c in aws_pod["containers"]
         ]
+
+
+def aws_runtime_image(result: Any) -> str:
+    (image,) = result.of_type("docker-build:index:Image")
+    return str(image.outputs["ref"])
+
+
+def test_the_runtime_image_is_built_pushed_to_ecr_and_run_by_digest(both):
+    _, aws = both
+    (image,) = aws.of_type("docker-build:index:Image")
+    (repository,) = aws.of_type("aws:ecr/repository:Repository")
+    url = repository.outputs["repositoryUrl"]
+    runtime = {
+        c["image"]
+        for m in aws.manifests
+        if m["kind"] in ("Deployment", "CronJob", "Job")
+        for c in _containers(m)
+        if "mlflow/mlflow" not in c["image"] and "postgres" not in c["image"]
+    }
+
+    assert image.inputs["push"] is True and image.inputs["buildOnPreview"] is False
+    assert image.inputs["platforms"] == ["linux/amd64"]  # the node groups' architecture
+    assert image.inputs["dockerfile"]["location"].endswith("images/runtime/Dockerfile")
+    (tag,) = image.inputs["tags"]
+    assert re.fullmatch(rf"{re.escape(url)}:{versions.RUNTIME_VERSION}-[0-9a-f]{{12}}", tag)
+    assert is_secret(image.inputs["registries"])
+    assert runtime == {aws_runtime_image(aws)}
+    assert aws_runtime_image(aws).startswith(f"{url}@sha256:")
+
+
+def _containers(manifest: dict[str, Any]) -> list[dict[str, Any]]:
+    spec = manifest["spec"]
+    template = (
+        spec["jobTemplate"]["spec"]["template"] if "jobTemplate" in spec else spec["template"]
+    )
+    pod = template["spec"]
+    return [*pod.get("initContainers", []), *pod["containers"]]
+
+
+def test_a_pushed_image_of_your_own_is_used_as_given():
+    image = "123456789012.dkr.ecr.eu-west-1.amazonaws.com/shop/runtime:1.2.3"
+    result = synth_spec({**AWS_SPEC, "runtime_image": image})
+
+    assert result.of_type("docker-build:index:Image") == []
+    assert (
+        result.manifest("Deployment", "churn")["spec"]["template"]["spec"]["containers"][0]["image"]
+        == image
+    )
+
+
+def test_an_image_context_without_the_dockerfile_is_a_spec_error_before_anything_exists(
+    tmp_path,
+):
+    target = {**AWS_SPEC["target"], "image_context": str(tmp_path)}
+
+    with pytest.raises(SpecError, match=r"target\.image_context.*images/runtime/Dockerfile"):
+        synth_spec({**AWS_SPEC, "target": target})
 
 
 def test_uris_in_the_spec_name_the_real_buckets_on_aws(both):
@@ -379,6 +439,7 @@ def node_group(**fields: Any) -> dict[str, Any]:
          "target.network", "set vpc_id"),
         ({"redis": {"engine": "memcached"}}, "target.redis.engine", "valkey"),
         ({"load_balancer": "public"}, "target.load_balancer", "internet-facing"),
+        ({"container_registry": False}, "target", "build_runtime_image pushes"),
     ],
 )  # fmt: skip
 def test_bad_aws_settings_name_the_field(change, path, message):

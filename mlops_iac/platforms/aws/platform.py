@@ -42,6 +42,7 @@ from .data_services import (
     S3Buckets,
 )
 from .network import Network
+from .runtime_image import build_and_push, image_context
 from .sizing import cluster_name, managed_sizes
 
 POD_IDENTITY_AGENT = "169.254.170.23/32"
@@ -57,21 +58,25 @@ class AwsPlatform(StackNamespaceMixin, pulumi.ComponentResource):
     def __init__(
         self, name: str, spec: StackSpec, region: str, opts: pulumi.ResourceOptions | None = None
     ) -> None:
-        super().__init__("mlops:index:AwsPlatform", name, None, opts)
         target = spec.target
         if not isinstance(target, AwsTarget):
             raise TypeError(f"AwsPlatform cannot deploy a {target.kind!r} target")
+        build = target.build_runtime_image and spec.runtime_image == versions.RUNTIME_IMAGE
+        # Checked before anything is registered: a bad context must not half-create a stack.
+        context = image_context(target.image_context) if build else None
+        super().__init__("mlops:index:AwsPlatform", name, None, opts)
         self._name = name
         self._spec = spec
         self._target = target
         self._region = region
         protection = spec.effective_data_protection
         sizes = managed_sizes(target, spec.profile)
-        if spec.runtime_image == versions.RUNTIME_IMAGE:
+        if spec.runtime_image == versions.RUNTIME_IMAGE and not build:
             pulumi.log.warn(
                 f"runtime_image {spec.runtime_image} is built locally and not published: EKS "
                 "nodes cannot pull it. Push it to the stack's ECR repository (output "
-                "runtime_image_repository) and set mlops:runtime_image (README, 'AWS').",
+                "runtime_image_repository) and set mlops:runtime_image, or let the stack build "
+                "it (target.build_runtime_image; README, 'AWS').",
                 self,
             )
         self.cluster_name = eks_name = cluster_name(spec.name, pulumi.get_stack())
@@ -171,6 +176,10 @@ class AwsPlatform(StackNamespaceMixin, pulumi.ComponentResource):
         self.repository: aws.ecr.Repository | None = None
         if target.container_registry:
             self.repository = _runtime_repository(f"{name}-runtime", spec.name, aws_options)
+        if context is not None:
+            assert self.repository is not None  # the spec requires the registry to build
+            image = build_and_push(f"{name}-runtime-image", self.repository, context, aws_options)
+            self._built_runtime_image = image.ref
         self._stack_outputs: dict[str, pulumi.Input[object]] = {
             "cluster_name": self.cluster.cluster.name,
             "kubeconfig": self.cluster.kubeconfig,
