@@ -156,10 +156,17 @@ def test_pods_of_a_workload_run_as_its_identity(aws_dev):
     endpoint = aws_dev.manifest("Deployment", "churn")["spec"]["template"]["spec"]
 
     assert registry["serviceAccountName"] == "mlflow"
-    assert registry["automountServiceAccountToken"] is True  # Pod Identity's token injection
+    assert registry["automountServiceAccountToken"] is False  # Pod Identity has its own token
     assert endpoint["serviceAccountName"] == "churn"
     env = {e["name"] for c in registry["containers"] for e in c["env"]}
     assert "AWS_ACCESS_KEY_ID" not in env and "AWS_SECRET_ACCESS_KEY" not in env
+    (association,) = [
+        a
+        for a in aws_dev.of_type("aws:eks/podIdentityAssociation:PodIdentityAssociation")
+        if a.inputs["serviceAccount"] == "mlflow"
+    ]
+    deployment = aws_dev.resource("mlops-registry-deployment")
+    assert association.urn in deployment.depends_on  # injected at pod creation only
     bound = {s["name"] for b in aws_dev.manifests_of("RoleBinding") for s in b["subjects"]}
     assert "mlflow" not in bound and "churn" not in bound  # no cluster rights
 

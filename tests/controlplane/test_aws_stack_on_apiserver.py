@@ -72,7 +72,7 @@ def test_workloads_with_an_identity_pass_restricted_admission_and_run(control_pl
     pods = control_plane.get("pods", "-n", NAMESPACE, "-l", "app.kubernetes.io/name=mlflow")
     for pod in pods["items"]:
         assert pod["spec"]["serviceAccountName"] == "mlflow"
-        assert pod["spec"]["automountServiceAccountToken"] is True
+        assert pod["spec"]["automountServiceAccountToken"] is False
 
 
 def test_the_database_jobs_point_at_rds_and_complete(control_plane, applied):

@@ -23,10 +23,11 @@ def grant_buckets(
     service_account: str,
     buckets: Sequence[BucketAccess],
     aws_options: pulumi.ResourceOptions,
-    agent: pulumi.Resource,
+    after: list[pulumi.Resource],
 ) -> aws.eks.PodIdentityAssociation:
     """Give pods running as `service_account` in `namespace` read and write access to
-    exactly `buckets` (their ARNs), through a role whose trust is EKS Pod Identity."""
+    exactly `buckets` (their ARNs), through a role whose trust is EKS Pod Identity; the
+    association is made after `after` (the agent, the account)."""
     arns = [b.arn for b in buckets if b.arn is not None]
     if len(arns) != len(buckets):
         raise ValueError(f"{name}: every bucket needs an ARN for an IAM policy")
@@ -45,7 +46,7 @@ def grant_buckets(
         namespace=namespace,
         service_account=service_account,
         role_arn=role.arn,
-        opts=pulumi.ResourceOptions.merge(aws_options, pulumi.ResourceOptions(depends_on=[agent])),
+        opts=pulumi.ResourceOptions.merge(aws_options, pulumi.ResourceOptions(depends_on=after)),
     )
 
 

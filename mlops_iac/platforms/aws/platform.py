@@ -326,31 +326,37 @@ class AwsPlatform(StackNamespaceMixin, pulumi.ComponentResource):
     ) -> dict[str, Any]:
         """A ServiceAccount (`name`, unless `service_account` exists already) whose Pod
         Identity role may use exactly `buckets`, and the pod fields that run as it. The
-        account's token is mounted: the Pod Identity webhook's injection is documented with
-        it, and the account is bound to no Role, so it grants nothing in the cluster."""
+        account's API token stays unmounted: the Pod Identity webhook injects its own
+        projected token. The name is the association's output, so pods are created only
+        after it exists (the webhook injects credentials at pod creation only)."""
         account = service_account or name
         if (namespace, account) in self._identities:
             raise ValueError(f"workload identity {namespace}/{account} is granted twice")
         self._identities.add((namespace, account))
         pulumi_name = f"{self._name}-identity-{namespace}-{account}"
+        run_as: pulumi.Input[str] = account
+        after: list[pulumi.Resource] = [self.cluster.pod_identity_agent]
         if service_account is None:
-            identity.service_account(
+            created = identity.service_account(
                 pulumi_name,
                 name=account,
                 namespace=namespace,
                 opts=self.child_options(self),
             )
+            run_as = created.metadata.name
+            after.append(created)
         if buckets:
-            identity.grant_buckets(
+            association = identity.grant_buckets(
                 pulumi_name,
                 cluster_name=self.cluster.cluster.name,
                 namespace=namespace,
                 service_account=account,
                 buckets=buckets,
                 aws_options=self._aws_options,
-                agent=self.cluster.pod_identity_agent,
+                after=after,
             )
-        return {"serviceAccountName": account, "automountServiceAccountToken": True}
+            run_as = association.service_account
+        return {"serviceAccountName": run_as}
 
 
 def _runtime_repository(name: str, stack: str, opts: pulumi.ResourceOptions) -> aws.ecr.Repository:
