@@ -19,6 +19,7 @@ from mlops_iac import versions
 from mlops_iac.platforms.aws.sizing import subnet_plan
 from mlops_iac.spec import SpecError
 from mlops_iac.testing.mocks import is_secret
+from mlops_iac.validate import validate_manifest
 
 DATA_SERVICE_WORKLOADS = {
     ("StatefulSet", "shop-postgres"),
@@ -507,6 +508,21 @@ def test_with_an_acm_certificate_the_nlb_ends_tls_and_urls_are_https():
         ("https", "HTTP", 443),
     ]
     assert result.outputs["registry_external_url"] == "https://mlflow.shop.example.com"
+    # Port 80 serves only the redirect; the stack's routes attach to 443 alone.
+    assert listeners[0]["allowedRoutes"]["namespaces"] == {
+        "from": "Selector",
+        "selector": {"matchLabels": {"kubernetes.io/metadata.name": "envoy-gateway-system"}},
+    }
+    assert listeners[1]["allowedRoutes"]["namespaces"] == {"from": "Same"}
+    redirect = result.manifest("HTTPRoute", "https-redirect", "envoy-gateway-system")
+    assert redirect["spec"]["parentRefs"][0]["sectionName"] == "http"
+    assert redirect["spec"]["rules"][0]["filters"] == [
+        {"type": "RequestRedirect", "requestRedirect": {"scheme": "https", "statusCode": 301}}
+    ]
+    failures = [
+        validate_manifest(m, "1.35") for m in (redirect, result.manifest("Gateway", "mlops"))
+    ]
+    assert failures == [None, None]
 
 
 @pytest.mark.parametrize(

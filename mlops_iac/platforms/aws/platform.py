@@ -26,6 +26,7 @@ from mlops_iac.platforms.base import (
 from mlops_iac.platforms.kubernetes.gateway import (
     aws_network_load_balancer,
     create_gateway,
+    https_redirect,
     install_envoy_gateway,
 )
 from mlops_iac.spec import AwsTarget, StackSpec
@@ -150,6 +151,16 @@ class AwsPlatform(StackNamespaceMixin, pulumi.ComponentResource):
                 ),
                 offloaded_https=target.certificate_arn is not None,
             )
+            if target.certificate_arn is not None:
+                https_redirect(
+                    name,
+                    routing,
+                    gateway_namespace=self.gateway_namespace,
+                    labels=labels,
+                    opts=pulumi.ResourceOptions.merge(
+                        scoped, pulumi.ResourceOptions(depends_on=[*implementation, self.gateway])
+                    ),
+                )
         self._data = DataContext(
             stack=spec.name,
             cluster_name=eks_name,

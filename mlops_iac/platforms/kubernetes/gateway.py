@@ -13,6 +13,7 @@ import pulumi_kubernetes as k8s
 
 from mlops_iac import versions
 from mlops_iac.k8s import pods
+from mlops_iac.k8s.network import NAMESPACE_NAME_LABEL
 from mlops_iac.spec import RoutingSpec
 
 CONTROLLER_NAME = "gateway.envoyproxy.io/gatewayclass-controller"
@@ -137,11 +138,17 @@ def create_gateway(
     offloaded_https: bool = False,
 ) -> k8s.apiextensions.CustomResource:
     """The stack's Gateway `routing.gateway_name` with an HTTP listener on port 80 for
-    routes of its own namespace, and with `offloaded_https` one on 443 too (plain HTTP: the
-    load balancer in front ends TLS)."""
+    routes of its own namespace. With `offloaded_https`, a listener on 443 takes those routes
+    instead (plain HTTP: the load balancer in front ends TLS) and port 80 admits only the
+    proxy namespace's routes: the redirect to https (`https_redirect`)."""
     same = {"namespaces": {"from": "Same"}}
     listeners = [{"name": "http", "protocol": "HTTP", "port": 80, "allowedRoutes": same}]
     if offloaded_https:
+        proxy_only = {
+            "from": "Selector",
+            "selector": {"matchLabels": {NAMESPACE_NAME_LABEL: routing.proxy_namespace}},
+        }
+        listeners[0]["allowedRoutes"] = {"namespaces": proxy_only}
         listeners.append(
             {
                 "name": "https",
@@ -156,5 +163,43 @@ def create_gateway(
         kind="Gateway",
         metadata={"name": routing.gateway_name, "namespace": namespace, "labels": labels},
         spec={"gatewayClassName": routing.gateway_class, "listeners": listeners},
+        opts=opts,
+    )
+
+
+def https_redirect(
+    name: str,
+    routing: RoutingSpec,
+    *,
+    gateway_namespace: str,
+    labels: dict[str, str],
+    opts: pulumi.ResourceOptions,
+) -> k8s.apiextensions.CustomResource:
+    """An HTTPRoute on the Gateway's port-80 listener answering every request with a
+    permanent redirect to https (in the proxy namespace, the only one that listener admits)."""
+    return k8s.apiextensions.CustomResource(
+        f"{name}-https-redirect",
+        api_version="gateway.networking.k8s.io/v1",
+        kind="HTTPRoute",
+        metadata={"name": "https-redirect", "namespace": routing.proxy_namespace, "labels": labels},
+        spec={
+            "parentRefs": [
+                {
+                    "name": routing.gateway_name,
+                    "namespace": gateway_namespace,
+                    "sectionName": "http",
+                }
+            ],
+            "rules": [
+                {
+                    "filters": [
+                        {
+                            "type": "RequestRedirect",
+                            "requestRedirect": {"scheme": "https", "statusCode": 301},
+                        }
+                    ]
+                }
+            ],
+        },
         opts=opts,
     )
