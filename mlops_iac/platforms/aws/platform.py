@@ -177,6 +177,13 @@ class AwsPlatform(StackNamespaceMixin, pulumi.ComponentResource):
             "redis": {"mlops-iac.dev/redis-client": f"{spec.name}-redis"},
             "s3": {"mlops-iac.dev/s3-client": f"{spec.name}-s3"},
         }
+        vpc = [net.cidr]
+        self._egress: dict[str, list[tuple[str, int, list[str]]]] = {
+            "postgres": [("postgres", POSTGRES_PORT, vpc)],
+            "redis": [("redis", REDIS_PORT, vpc)],
+            "s3": [("s3", 443, [HTTPS_ANYWHERE]), ("pod-identity", 80, [POD_IDENTITY_AGENT])],
+        }
+        """Per service: the egress policies its clients get (name, port, destinations)."""
         self._egress_opened: set[tuple[str, str]] = set()
         self._postgres: RdsPostgres | None = None
         self._databases: dict[str, tuple[DatabaseConnection, pulumi.Output[str]]] = {}
@@ -210,33 +217,19 @@ class AwsPlatform(StackNamespaceMixin, pulumi.ComponentResource):
         """`protect` or `retain_on_delete` for data-holding resources, by the spec."""
         return self._data.stateful
 
-    def _open_egress(
-        self, service: str, namespace: str, port: int, cidrs: list[str], after: pulumi.Resource
-    ) -> None:
+    def _open_egress(self, service: str, namespace: str, after: pulumi.Resource) -> None:
         """Once per namespace and service: let the service's client pods leave the cluster
         for it (the namespace denies all egress by default)."""
         if (service, namespace) in self._egress_opened:
             return
         self._egress_opened.add((service, namespace))
-        resources.network_policy(
-            f"{self._name}-{service}-egress-{namespace}",
-            name=f"{self._spec.name}-{service}-egress",
-            namespace=namespace,
-            labels=self._labels,
-            spec=network.allow_egress_to_cidrs(self._client_labels[service], port, cidrs),
-            opts=pulumi.ResourceOptions.merge(
-                self._children, pulumi.ResourceOptions(depends_on=[after])
-            ),
-        )
-        if service == "s3":
+        for policy, port, cidrs in self._egress[service]:
             resources.network_policy(
-                f"{self._name}-pod-identity-egress-{namespace}",
-                name=f"{self._spec.name}-pod-identity-egress",
+                f"{self._name}-{policy}-egress-{namespace}",
+                name=f"{self._spec.name}-{policy}-egress",
                 namespace=namespace,
                 labels=self._labels,
-                spec=network.allow_egress_to_cidrs(
-                    self._client_labels[service], 80, [POD_IDENTITY_AGENT]
-                ),
+                spec=network.allow_egress_to_cidrs(self._client_labels[service], port, cidrs),
                 opts=pulumi.ResourceOptions.merge(
                     self._children, pulumi.ResourceOptions(depends_on=[after])
                 ),
@@ -248,10 +241,7 @@ class AwsPlatform(StackNamespaceMixin, pulumi.ComponentResource):
             self._postgres = RdsPostgres(
                 f"{self._name}-postgres", self._data, opts=pulumi.ResourceOptions(parent=self)
             )
-            self._open_egress(
-                "postgres", self.namespace, POSTGRES_PORT, [self._data.network.cidr],
-                self.namespace_resource,
-            )  # fmt: skip
+            self._open_egress("postgres", self.namespace, self.namespace_resource)
         postgres = self._postgres
         if name not in self._databases:
             connection, password = database_roles.create_database(
@@ -290,9 +280,7 @@ class AwsPlatform(StackNamespaceMixin, pulumi.ComponentResource):
                     self._children, pulumi.ResourceOptions(depends_on=[client.resource])
                 ),
             )
-            self._open_egress(
-                "postgres", client.name, POSTGRES_PORT, [self._data.network.cidr], client.resource
-            )
+            self._open_egress("postgres", client.name, client.resource)
         return dataclasses.replace(connection, password=SecretKeyRef(secret_name, "password"))
 
     def redis(self) -> RedisConnection:
@@ -305,10 +293,7 @@ class AwsPlatform(StackNamespaceMixin, pulumi.ComponentResource):
                 self._client_labels["redis"],
                 opts=pulumi.ResourceOptions(parent=self),
             )
-            self._open_egress(
-                "redis", self.namespace, REDIS_PORT, [self._data.network.cidr],
-                self.namespace_resource,
-            )  # fmt: skip
+            self._open_egress("redis", self.namespace, self.namespace_resource)
         return self._redis.connection
 
     def bucket(self, name: str, client: ClientNamespace | None = None) -> BucketAccess:
@@ -321,9 +306,9 @@ class AwsPlatform(StackNamespaceMixin, pulumi.ComponentResource):
                 self._client_labels["s3"],
                 opts=pulumi.ResourceOptions(parent=self),
             )
-        self._open_egress("s3", self.namespace, 443, [HTTPS_ANYWHERE], self.namespace_resource)
+        self._open_egress("s3", self.namespace, self.namespace_resource)
         if client is not None:
-            self._open_egress("s3", client.name, 443, [HTTPS_ANYWHERE], client.resource)
+            self._open_egress("s3", client.name, client.resource)
         return self._buckets.bucket(name)
 
     def workload_identity(
