@@ -15,8 +15,7 @@ import json
 import sys
 from pathlib import Path
 
-from mlops_iac.program import PulumiProject
-from mlops_iac.testing import SynthResult, synth
+from mlops_iac.testing import SynthResult, synth_project
 
 REPO = Path(__file__).resolve().parents[1]
 REFERENCE_STACKS = ("local", "aws-dev")
@@ -29,11 +28,7 @@ def snapshot_path(stack: str) -> Path:
 
 def synth_stack(stack: str) -> SynthResult:
     """The repo's program synthesized with `Pulumi.<stack>.yaml`."""
-    project = PulumiProject.load(REPO)
-    config, secret_keys = project.config(stack)
-    return synth(
-        project.run, project=project.name, stack=stack, config=config, secret_keys=secret_keys
-    )
+    return synth_project(REPO, stack)
 
 
 def stateful_urns(stack: str = "local") -> list[str]:

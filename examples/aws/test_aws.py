@@ -7,19 +7,14 @@ import pytest
 
 pytest.importorskip("pulumi_aws", reason="needs the `aws` extra: pip install 'mlops-iac[aws]'")
 
-from mlops_iac.program import PulumiProject
-from mlops_iac.testing import synth
+from mlops_iac.testing import synth_project
 
 HERE = Path(__file__).parent
 
 
 @pytest.fixture(scope="module")
 def prod():
-    project = PulumiProject.load(HERE)
-    config, secret_keys = project.config("prod")
-    return synth(
-        project.run, project=project.name, stack="prod", config=config, secret_keys=secret_keys
-    )
+    return synth_project(HERE, "prod")
 
 
 def test_every_data_store_is_protected_from_deletion(prod):

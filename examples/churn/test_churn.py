@@ -4,19 +4,14 @@ from pathlib import Path
 
 import pytest
 
-from mlops_iac.program import PulumiProject
-from mlops_iac.testing import synth
+from mlops_iac.testing import synth_project
 
 HERE = Path(__file__).parent
 
 
 @pytest.fixture(scope="module")
 def stack():
-    project = PulumiProject.load(HERE)
-    config, secret_keys = project.config("dev")
-    return synth(
-        project.run, project=project.name, stack="dev", config=config, secret_keys=secret_keys
-    )
+    return synth_project(HERE, "dev")
 
 
 def test_the_canary_gets_ten_percent_of_the_traffic(stack):

@@ -2,18 +2,13 @@
 
 from pathlib import Path
 
-from mlops_iac.program import PulumiProject
-from mlops_iac.testing import synth
+from mlops_iac.testing import synth_project
 
 HERE = Path(__file__).parent
 
 
 def synthesized():
-    project = PulumiProject.load(HERE)
-    config, secret_keys = project.config("dev")
-    return synth(
-        project.run, project=project.name, stack="dev", config=config, secret_keys=secret_keys
-    )
+    return synth_project(HERE, "dev")
 
 
 def test_the_endpoint_serves_the_champion_from_the_stack_registry():

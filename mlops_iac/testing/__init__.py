@@ -8,7 +8,7 @@ result.of_type("kubernetes:apps/v1:Deployment")
 from .manifests import MASK, to_manifest
 from .mocks import RealisticMocks, RecordingMonitor, Registration
 from .secrets import generated_secrets, secret_leaks
-from .synth import SynthResult, synth
+from .synth import SynthResult, synth, synth_project
 
 __all__ = [
     "MASK",
@@ -19,5 +19,6 @@ __all__ = [
     "generated_secrets",
     "secret_leaks",
     "synth",
+    "synth_project",
     "to_manifest",
 ]

@@ -8,7 +8,6 @@ Enable it in a `conftest.py`:
 from __future__ import annotations
 
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -41,15 +40,8 @@ def synth_stack() -> Callable[..., Any]:
 
 @pytest.fixture
 def synth_program() -> Callable[..., Any]:
-    """Synthesize a program folder with `Pulumi.<stack>.yaml`; returns a SynthResult."""
-    from mlops_iac.program import PulumiProject
-    from mlops_iac.testing import synth
+    """Synthesize a program folder with `Pulumi.<stack>.yaml`; returns a SynthResult
+    (`mlops_iac.testing.synth_project`)."""
+    from mlops_iac.testing import synth_project
 
-    def run(directory: Path, stack: str) -> Any:
-        project = PulumiProject.load(directory)
-        config, secret_keys = project.config(stack)
-        return synth(
-            project.run, project=project.name, stack=stack, config=config, secret_keys=secret_keys
-        )
-
-    return run
+    return synth_project

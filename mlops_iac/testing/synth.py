@@ -146,6 +146,21 @@ def synth(
     return _result(monitor)
 
 
+def synth_project(
+    directory: str | Path, stack: str, overrides: Mapping[str, Any] | None = None
+) -> SynthResult:
+    """Synthesize the Pulumi project in `directory` with `Pulumi.<stack>.yaml` (and its
+    project defaults), each key of `overrides` replacing that config value."""
+    from mlops_iac.program import PulumiProject
+
+    project = PulumiProject.load(Path(directory))
+    config, secret_keys = project.config(stack)
+    config.update(overrides or {})
+    return synth(
+        project.run, project=project.name, stack=stack, config=config, secret_keys=secret_keys
+    )
+
+
 def _config_text(value: Any) -> str:
     return value if isinstance(value, str) else json.dumps(value)
 

@@ -14,11 +14,6 @@ from aws_stacks import REPO
 @pytest.fixture(scope="session")
 def aws_dev() -> Any:
     """The repo's Pulumi.aws-dev.yaml (production profile, every component)."""
-    from mlops_iac.program import PulumiProject
-    from mlops_iac.testing import synth
+    from mlops_iac.testing import synth_project
 
-    project = PulumiProject.load(REPO)
-    config, secret_keys = project.config("aws-dev")
-    return synth(
-        project.run, project=project.name, stack="aws-dev", config=config, secret_keys=secret_keys
-    )
+    return synth_project(REPO, "aws-dev")

@@ -18,7 +18,7 @@ from polling import wait_until
 
 from mlops_iac.dev.controlplane import ControlPlane
 from mlops_iac.program import PulumiProject
-from mlops_iac.testing import synth
+from mlops_iac.testing import synth_project
 
 pytestmark = pytest.mark.controlplane
 pytest.importorskip("pulumi_aws", reason="the AWS platform needs the `aws` extra")
@@ -32,13 +32,12 @@ NAMESPACE = "aws"
 def applied(control_plane: ControlPlane) -> Iterator[list[dict[str, Any]]]:
     """The objects applied; removed afterwards, the default StorageClass first (it would
     become the class of other tests' volumes, which nothing here provisions)."""
-    project = PulumiProject.load(REPO)
-    config, secret_keys = project.config("aws-dev")
-    config["mlops:namespace"] = NAMESPACE
-    config["mlops:routing"] = {**config["mlops:routing"], "gateway_class": "eg-aws"}
-    result = synth(
-        project.run, project=project.name, stack="aws-dev", config=config, secret_keys=secret_keys
-    )
+    routing = PulumiProject.load(REPO).config("aws-dev")[0]["mlops:routing"]
+    overrides = {
+        "mlops:namespace": NAMESPACE,
+        "mlops:routing": {**routing, "gateway_class": "eg-aws"},
+    }
+    result = synth_project(REPO, "aws-dev", overrides)
     manifests = [m for m in result.revealed_manifests() if m["kind"] != "EnvoyProxy"]
     manifests.sort(key=lambda m: m["kind"] != "Namespace")
     control_plane.kubectl(
