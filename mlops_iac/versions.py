@@ -85,10 +85,15 @@ PULUMI_CLI_SHA256 = {
 }
 """The newest Pulumi CLI whose release checksum could be confirmed (pulumi-3.255.0-checksums.txt
 as quoted in public repos, 2026-11); the Automation API of the pinned SDK drives it."""
-ENVOY_GATEWAY_VERSION = "v1.9.2"
+ENVOY_GATEWAY_VERSION = "v1.9.0"
 ENVOY_GATEWAY_CHART = "oci://docker.io/envoyproxy/gateway-helm"
-"""Envoy Gateway's Helm chart (newest seen 2026-11): the Gateway API implementation that
-`mlops-iac up local` installs on kind (ingress-nginx is retired since March 2026)."""
+"""Envoy Gateway's Helm chart: the Gateway API implementation (with the Gateway API CRDs) that
+the stack installs on kind, on an existing cluster with `target.install_gateway`, and on EKS
+(ingress-nginx is retired since March 2026). Tags checked 2026-12-01 through the Go module
+proxy (`go list -m -versions github.com/envoyproxy/gateway`: newest v1.9.1; v1.9.2 does not
+exist there). v1.9.0 is pinned because it is the release the control-plane tier installs
+(from ../shared/vendor/charts/gateway-helm-v1.9.0); v1.9.1 is a patch release to move to once
+the tier has its chart."""
 
 NVIDIA_DEVICE_PLUGIN_VERSION = "0.20.0"
 NVIDIA_DEVICE_PLUGIN_CHART = "nvidia-device-plugin"

@@ -301,7 +301,11 @@ class FeatureStore(pulumi.ComponentResource):
         )
         if metrics:
             resources.service_monitor(
-                f"{name}-servicemonitor", metadata=metadata, match=match, opts=self._child
+                f"{name}-servicemonitor",
+                apis=self._platform.apis,
+                metadata=metadata,
+                match=match,
+                opts=self._child,
             )
         expose = server.ingress if server.ingress and server.ingress.enabled else None
         host = route_host(expose, routing, base) if expose else None
@@ -315,6 +319,7 @@ class FeatureStore(pulumi.ComponentResource):
                 service=base,
                 port=server.port,
                 labels=labels,
+                apis=self._platform.apis,
                 opts=self._child,
             )
         self.url = service.metadata.apply(

@@ -3,14 +3,17 @@ ClusterQueue holding the training quota with a LocalQueue that jobs are labelled
 
 from __future__ import annotations
 
+import copy
+import json
 from typing import Any
 
 import pulumi
 import pulumi_kubernetes as k8s
 
-from mlops_iac import versions
+from mlops_iac import charts, versions
 from mlops_iac.components.training_jobs import GPU_RESOURCE
 from mlops_iac.k8s import network, pods
+from mlops_iac.k8s.apis import ClusterApis
 from mlops_iac.spec import Profile, TrainingQuota
 
 API_VERSION = "kueue.x-k8s.io/v1beta2"
@@ -24,11 +27,80 @@ LOCAL_CONTROLLER_RESOURCES = {
 """The chart asks for 500m/512Mi; a laptop's kind cluster gets less."""
 
 
-def helm_values(profile: Profile) -> dict[str, Any]:
-    """Chart values: smaller on `local`, the chart's defaults on `production`."""
+CHART_MANAGER_CONFIG: dict[str, Any] = {
+    "apiVersion": "config.kueue.x-k8s.io/v1beta2",
+    "kind": "Configuration",
+    "health": {"healthProbeBindAddress": ":8081"},
+    "metrics": {"bindAddress": ":8443"},
+    "webhook": {"port": 9443},
+    "leaderElection": {"leaderElect": True, "resourceName": "c1f6bfd2.kueue.x-k8s.io"},
+    "controller": {
+        "groupKindConcurrency": {
+            "Job.batch": 5,
+            "Pod": 5,
+            "Workload.kueue.x-k8s.io": 10,
+            "LocalQueue.kueue.x-k8s.io": 5,
+            "ClusterQueue.kueue.x-k8s.io": 5,
+            "ResourceFlavor.kueue.x-k8s.io": 1,
+        }
+    },
+    "clientConnection": {"qps": 300, "burst": 500},
+    "integrations": {
+        "frameworks": [
+            "batch/job",
+            "kubeflow.org/mpijob",
+            "ray.io/rayjob",
+            "ray.io/rayservice",
+            "ray.io/raycluster",
+            "jobset.x-k8s.io/jobset",
+            "workload.codeflare.dev/appwrapper",
+            "trainer.kubeflow.org/trainjob",
+            "pod",
+            "deployment",
+            "statefulset",
+            "leaderworkerset.x-k8s.io/leaderworkerset",
+        ]
+    },
+}
+"""The chart's `managerConfig.controllerManagerConfigYaml` (Kueue 0.19.2), as data. The
+chart takes the manager's configuration as one YAML string, so changing one setting means
+passing all of it."""
+FRAMEWORKS = ["batch/job"]
+"""What the stack queues: Jobs (its CronJobs make them). The chart's default list adds Pods,
+Deployments and StatefulSets, whose webhooks then fail closed (`failurePolicy: Fail`)."""
+
+
+def manager_config(training_namespace: str) -> dict[str, Any]:
+    """The chart's manager configuration, with Kueue's webhooks and controllers limited to
+    the training namespace and to Jobs.
+
+    The chart's webhooks (`failurePolicy: Fail`) select every namespace but kube-system
+    and kueue-system by default: while Kueue has no ready endpoint (installing, upgrading,
+    crashed) the API server then refuses every Job, Pod, Deployment and StatefulSet in the
+    cluster, the stack's own database and bucket Jobs included. `managedJobsNamespaceSelector`
+    becomes the `namespaceSelector` of every workload webhook the chart renders; the
+    training namespace is selected by its `kubernetes.io/metadata.name` label, which the API
+    server sets and nobody can forge on another namespace."""
+    config = copy.deepcopy(CHART_MANAGER_CONFIG)
+    config["managedJobsNamespaceSelector"] = {
+        "matchLabels": {network.NAMESPACE_NAME_LABEL: training_namespace}
+    }
+    config["integrations"] = {"frameworks": list(FRAMEWORKS)}
+    return config
+
+
+def helm_values(profile: Profile, training_namespace: str) -> dict[str, Any]:
+    """Chart values: Kueue's webhooks for `training_namespace` only (`manager_config`), the
+    controller smaller on `local` (the chart's resources on `production`)."""
+    values: dict[str, Any] = {
+        # JSON is YAML: the chart parses this string with `fromYaml`.
+        "managerConfig": {
+            "controllerManagerConfigYaml": json.dumps(manager_config(training_namespace), indent=2)
+        }
+    }
     if profile == "local":
-        return {"controllerManager": {"manager": {"resources": LOCAL_CONTROLLER_RESOURCES}}}
-    return {}
+        values["controllerManager"] = {"manager": {"resources": LOCAL_CONTROLLER_RESOURCES}}
+    return values
 
 
 def cluster_queue_spec(namespace: str, flavor: str, quota: TrainingQuota) -> dict[str, Any]:
@@ -68,6 +140,7 @@ class TrainingQueue(pulumi.ComponentResource):
         name: str,
         *,
         stack: str,
+        apis: ClusterApis,
         namespace: pulumi.Resource,
         namespace_name: str,
         quota: TrainingQuota,
@@ -80,17 +153,17 @@ class TrainingQueue(pulumi.ComponentResource):
         release = k8s.helm.v3.Release(
             f"{name}-release",
             name="kueue",
-            chart=versions.KUEUE_CHART,
-            version=versions.KUEUE_VERSION,
+            **charts.KUEUE.release_args(),
             namespace=CONTROLLER_NAMESPACE,
             create_namespace=True,
             atomic=True,
-            values=helm_values(profile),
+            values=helm_values(profile, namespace_name),
             opts=child,
         )
-        after_release = pulumi.ResourceOptions(parent=self, depends_on=[release])
+        apis.install(charts.KUEUE.name, release)
+        after_release = pulumi.ResourceOptions(parent=self)
         flavor = f"{stack}-training"
-        k8s.apiextensions.CustomResource(
+        apis.custom_resource(
             f"{name}-flavor",
             api_version=API_VERSION,
             kind="ResourceFlavor",
@@ -98,7 +171,7 @@ class TrainingQueue(pulumi.ComponentResource):
             spec={},
             opts=after_release,
         )
-        cluster_queue = k8s.apiextensions.CustomResource(
+        cluster_queue = apis.custom_resource(
             f"{name}-cluster-queue",
             api_version=API_VERSION,
             kind="ClusterQueue",
@@ -106,15 +179,13 @@ class TrainingQueue(pulumi.ComponentResource):
             spec=cluster_queue_spec(namespace_name, flavor, quota),
             opts=after_release,
         )
-        local_queue = k8s.apiextensions.CustomResource(
+        local_queue = apis.custom_resource(
             f"{name}-local-queue",
             api_version=API_VERSION,
             kind="LocalQueue",
             metadata={"name": LOCAL_QUEUE, "namespace": namespace_name, "labels": labels},
             spec={"clusterQueue": flavor},
-            opts=pulumi.ResourceOptions(
-                parent=self, depends_on=[namespace, release, cluster_queue]
-            ),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[namespace, cluster_queue]),
         )
         self.ready = [release, local_queue]
         self.register_outputs({"local_queue": LOCAL_QUEUE, "cluster_queue": flavor})

@@ -9,7 +9,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 import pulumi_random as random
 
-from mlops_iac import versions
+from mlops_iac import charts, versions
 from mlops_iac.components import dashboards, feast_config, monitoring_values
 from mlops_iac.components.alert_rules import alert_groups
 from mlops_iac.components.registry import ModelRegistry
@@ -127,13 +127,10 @@ class Monitoring(pulumi.ComponentResource):
             string_data={"admin-user": "admin", "admin-password": password.result},
             opts=inside,
         )
-        repository = {"repo": versions.PROMETHEUS_COMMUNITY_REPO}
         stack_release = k8s.helm.v3.Release(
             f"{name}-kube-prometheus-stack",
             name=RELEASE,
-            chart=versions.KUBE_PROMETHEUS_STACK_CHART,
-            version=versions.KUBE_PROMETHEUS_STACK_VERSION,
-            repository_opts=repository,
+            **charts.KUBE_PROMETHEUS_STACK.release_args(),
             namespace=namespace,
             values=monitoring_values.kube_prometheus_values(spec),
             opts=pulumi.ResourceOptions.merge(inside, pulumi.ResourceOptions(depends_on=[admin])),
@@ -141,20 +138,19 @@ class Monitoring(pulumi.ComponentResource):
         k8s.helm.v3.Release(
             f"{name}-pushgateway",
             name=monitoring_values.PUSHGATEWAY_RELEASE,
-            chart=versions.PUSHGATEWAY_CHART,
-            version=versions.PUSHGATEWAY_VERSION,
-            repository_opts=repository,
+            **charts.PUSHGATEWAY.release_args(),
             namespace=namespace,
             values=monitoring_values.pushgateway_values(spec),
             opts=pulumi.ResourceOptions.merge(
                 inside, pulumi.ResourceOptions(depends_on=[stack_release])
             ),
         )
+        platform.apis.install(charts.KUBE_PROMETHEUS_STACK.name, stack_release)
         self.pushgateway = monitoring_values.pushgateway_address(spec)
         after_crds = pulumi.ResourceOptions.merge(
             inside, pulumi.ResourceOptions(depends_on=[stack_release])
         )
-        k8s.apiextensions.CustomResource(
+        platform.apis.custom_resource(
             f"{name}-rules",
             api_version="monitoring.coreos.com/v1",
             kind="PrometheusRule",
@@ -188,10 +184,10 @@ class Monitoring(pulumi.ComponentResource):
         if monitoring.grafana.enabled and expose is not None and expose.enabled:
             host = route_host(expose, spec.routing, "grafana")
             self._grafana_route(name, platform, host, grafana_service, labels, after_crds)
-        if monitoring.drift:
-            if training is None or registry is None:
-                raise ValueError("drift monitors need the training namespace and the registry")
-            self._drift_monitors(name, platform, registry, training)
+        self._name, self._platform = name, platform
+        self._drift_added = False
+        if monitoring.drift and registry is not None and training is not None:
+            self.add_drift_monitors(registry, training)
         self.grafana_url = f"http://{grafana_service}.{namespace}.svc.cluster.local"
         self.grafana_external_url = external_url(host, spec.routing) if host else None
         self.prometheus_url = (
@@ -219,7 +215,7 @@ class Monitoring(pulumi.ComponentResource):
         own namespace) to Grafana's Service, which a ReferenceGrant lets it name."""
         spec, namespace = self._spec, self._spec.monitoring_namespace
         backend = {"name": service, "namespace": namespace, "port": 80, "weight": 100}
-        k8s.apiextensions.CustomResource(
+        platform.apis.custom_resource(
             f"{name}-grafana-route",
             api_version="gateway.networking.k8s.io/v1",
             kind="HTTPRoute",
@@ -227,7 +223,7 @@ class Monitoring(pulumi.ComponentResource):
             spec=httproute_spec(spec.routing, platform.gateway_namespace, host, [backend]),
             opts=opts,
         )
-        k8s.apiextensions.CustomResource(
+        platform.apis.custom_resource(
             f"{name}-grafana-grant",
             api_version="gateway.networking.k8s.io/v1beta1",
             kind="ReferenceGrant",
@@ -245,14 +241,14 @@ class Monitoring(pulumi.ComponentResource):
             opts=opts,
         )
 
-    def _drift_monitors(
-        self,
-        name: str,
-        platform: Platform,
-        registry: ModelRegistry,
-        training: TrainingCluster,
-    ) -> None:
-        spec = self._spec
+    def add_drift_monitors(self, registry: ModelRegistry, training: TrainingCluster) -> None:
+        """The spec's drift-monitor CronJobs, in the training namespace. Monitoring is
+        created before the components it watches (their ServiceMonitors wait for its
+        release), so a stack adds its drift monitors once the registry and training exist."""
+        if self._drift_added:
+            raise ValueError("drift monitors were already added")
+        self._drift_added = True
+        name, platform, spec = self._name, self._platform, self._spec
         assert spec.monitoring is not None
         client = training.client
         logs = platform.bucket(spec.monitoring.inference_log.bucket, client)
@@ -267,7 +263,8 @@ class Monitoring(pulumi.ComponentResource):
         labels = pods.labels("drift-monitor", "monitoring", spec.name)
         child = platform.child_options(self)
         in_training = pulumi.ResourceOptions.merge(
-            child, pulumi.ResourceOptions(depends_on=[client.resource, *logs.ready])
+            child,
+            pulumi.ResourceOptions(depends_on=[client.resource, *logs.ready, *training.jobs_ready]),
         )
         registry.allow_clients(
             f"{name}-drift-registry", client=client, client_labels=match, opts=child

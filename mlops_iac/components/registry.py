@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any
 
 import pulumi
@@ -11,10 +12,23 @@ from mlops_iac import versions
 from mlops_iac.components.routes import create_route, external_url, route_host
 from mlops_iac.k8s import network, pods, resources
 from mlops_iac.platforms.base import BucketAccess, ClientNamespace, DatabaseConnection, Platform
-from mlops_iac.spec import RegistrySpec, StackSpec
+from mlops_iac.spec import RegistrySpec, RoutingSpec, StackSpec
 
 DB_ENV_PREFIX = "MLFLOW_DB"
+BACKEND_STORE_ENV = "MLFLOW_BACKEND_STORE_URI"
+"""MLflow reads `--backend-store-uri` from this variable: the URI holds the password, so it
+is built here (from the `MLFLOW_DB_*` variables before it) and never in argv."""
 METRICS_DIR = "/tmp/prometheus-metrics"
+MIGRATE_COMMAND = [
+    "python",
+    "-c",
+    "import os; from mlflow.db import upgrade; "
+    f"upgrade.main([os.environ['{BACKEND_STORE_ENV}']], prog_name='mlflow db upgrade')",
+]
+"""`mlflow db upgrade <url>` with the URL taken from the environment (the CLI has no
+variable for it, and its argv would show the password)."""
+POLICY_NAME_MAX = 63 - len("-ingress")
+"""`allow_flow` appends `-ingress` / `-egress`; a NetworkPolicy name is at most 63 chars."""
 
 
 def allowed_hosts(spec: RegistrySpec, namespace: str, external_host: str | None) -> list[str]:
@@ -42,27 +56,66 @@ def allowed_hosts(spec: RegistrySpec, namespace: str, external_host: str | None)
     return hosts + [host for host in spec.allowed_hosts if host not in hosts]
 
 
+def allowed_origins(external_host: str | None, routing: RoutingSpec) -> list[str]:
+    """Browser origins that may change things (POST, PATCH, DELETE) besides localhost: the
+    route's external URL (`https` when the gateway ends TLS, where port 80 only redirects,
+    else `http`). MLflow's security middleware refuses such requests from any other origin,
+    and browsers send `Origin` even on same-origin POSTs, so without it the UI behind the
+    Gateway cannot create or edit anything."""
+    return [external_url(external_host, routing)] if external_host else []
+
+
 def server_args(
     spec: RegistrySpec,
     *,
     workers: int,
-    database: DatabaseConnection,
     artifacts_uri: str,
     hosts: list[str],
+    origins: list[str] | None = None,
 ) -> list[str]:
-    """The `mlflow server` command line; the database password is a `$(VAR)` reference."""
-    return [
+    """The `mlflow server` command line. The backend store (it holds the database
+    password) comes from `MLFLOW_BACKEND_STORE_URI` in the environment, not from argv."""
+    args = [
         "mlflow",
         "server",
         "--host=0.0.0.0",
         f"--port={spec.port}",
-        f"--backend-store-uri={database.sqlalchemy_url(DB_ENV_PREFIX)}",
         f"--artifacts-destination={artifacts_uri}",
         "--serve-artifacts",
         f"--workers={workers}",
         f"--allowed-hosts={','.join(hosts)}",
-        f"--expose-prometheus={METRICS_DIR}",
     ]
+    if origins:
+        args.append(f"--cors-allowed-origins={','.join(origins)}")
+    return [*args, f"--expose-prometheus={METRICS_DIR}"]
+
+
+def server_env(database: DatabaseConnection) -> list[dict[str, Any]]:
+    """The server's own variables: the database's (`MLFLOW_DB_*`, the password from its
+    Secret), then the backend-store URI built from them by the kubelet's `$(VAR)` expansion
+    (which sees only earlier entries), and the job runner off: with a SQL backend MLflow
+    3.17 otherwise starts a job runner and huey consumers (~1.1 GiB with one worker, over
+    the local profile's limit; ~0.4 GiB without)."""
+    return [
+        *database.env(DB_ENV_PREFIX),
+        pods.env_value(BACKEND_STORE_ENV, database.sqlalchemy_url(DB_ENV_PREFIX)),
+        pods.env_value("MLFLOW_SERVER_ENABLE_JOB_EXECUTION", "false"),
+    ]
+
+
+def client_policy_name(server: str, client_namespace: str, client_labels: dict[str, str]) -> str:
+    """`<server>-from-<client namespace>-<client app>`: one name per server, namespace and
+    kind of client (the trainer and the drift monitor share a namespace). Names over
+    `POLICY_NAME_MAX` are cut and end in a hash of the whole name, so they stay distinct."""
+    role = (
+        client_labels.get("app.kubernetes.io/name")
+        or hashlib.sha256(repr(sorted(client_labels.items())).encode()).hexdigest()[:8]
+    )
+    name = f"{server}-from-{client_namespace}-{role}"
+    if len(name) <= POLICY_NAME_MAX:
+        return name
+    digest = hashlib.sha256(name.encode()).hexdigest()[:8]
+    return f"{name[: POLICY_NAME_MAX - len(digest) - 1].rstrip('-')}-{digest}"
 
 
 class ModelRegistry(pulumi.ComponentResource):
@@ -114,9 +167,9 @@ class ModelRegistry(pulumi.ComponentResource):
             lambda uri: server_args(
                 registry,
                 workers=registry.workers or defaults.registry_workers,
-                database=database,
                 artifacts_uri=uri,
                 hosts=allowed_hosts(registry, namespace, host),
+                origins=allowed_origins(host, spec.routing),
             )
         )
         pod_labels = {**labels, **database.client_labels, **bucket.client_labels}
@@ -179,6 +232,7 @@ class ModelRegistry(pulumi.ComponentResource):
         if spec.monitoring is not None:
             resources.service_monitor(
                 f"{name}-servicemonitor",
+                apis=platform.apis,
                 metadata={"name": service_name, "namespace": namespace, "labels": labels},
                 match=match,
                 port="http",
@@ -194,6 +248,7 @@ class ModelRegistry(pulumi.ComponentResource):
                 service=service_name,
                 port=registry.port,
                 labels=labels,
+                apis=platform.apis,
                 opts=child,
             )
         self.tracking_uri = self.service.metadata.apply(
@@ -222,10 +277,13 @@ class ModelRegistry(pulumi.ComponentResource):
         opts: pulumi.ResourceOptions,
     ) -> None:
         """Open the server's port to pods labelled `client_labels` in another namespace (the
-        stack's own namespace is always allowed)."""
+        stack's own namespace is always allowed). The policies are named by
+        `client_policy_name`, so each kind of client in one namespace gets its own."""
         resources.allow_flow(
             pulumi_name,
-            name=f"{self.pod_selector['app.kubernetes.io/instance']}-from-{client.name}"[:54],
+            name=client_policy_name(
+                self.pod_selector["app.kubernetes.io/instance"], client.name, client_labels
+            ),
             labels=self._labels,
             server_namespace=self._namespace,
             server_labels=self.pod_selector,
@@ -251,7 +309,7 @@ def _pod_spec(
     match: dict[str, str],
 ) -> dict[str, Any]:
     env = [
-        *database.env(DB_ENV_PREFIX),
+        *server_env(database),
         *bucket.env(),
         pods.env_value("HOME", "/tmp"),
         pods.env_value("PROMETHEUS_MULTIPROC_DIR", METRICS_DIR),
@@ -265,7 +323,7 @@ def _pod_spec(
             {
                 "name": "migrate-database",
                 "image": image,
-                "command": ["mlflow", "db", "upgrade", database.sqlalchemy_url(DB_ENV_PREFIX)],
+                "command": MIGRATE_COMMAND,
                 "env": env,
                 "resources": resources,
                 "securityContext": pods.container_security_context(),

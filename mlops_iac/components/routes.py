@@ -7,6 +7,7 @@ from typing import Any
 import pulumi
 import pulumi_kubernetes as k8s
 
+from mlops_iac.k8s.apis import ClusterApis
 from mlops_iac.spec import ExposeSpec, RoutingSpec
 
 
@@ -74,6 +75,7 @@ def create_route(
     service: str,
     port: int,
     labels: dict[str, str],
+    apis: ClusterApis,
     opts: pulumi.ResourceOptions,
     route_name: str | None = None,
 ) -> pulumi.Resource:
@@ -91,7 +93,7 @@ def create_route(
             spec=ingress_spec(routing, host, service, port),
             opts=opts,
         )
-    return k8s.apiextensions.CustomResource(
+    return apis.custom_resource(
         f"{name}-route",
         api_version="gateway.networking.k8s.io/v1",
         kind="HTTPRoute",

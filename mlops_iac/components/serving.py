@@ -247,7 +247,11 @@ class ServingEndpoint(pulumi.ComponentResource):
         )
         if self._monitored:
             resources.service_monitor(
-                f"{name}-servicemonitor", metadata=metadata, match=match, opts=self._child
+                f"{name}-servicemonitor",
+                apis=self._platform.apis,
+                metadata=metadata,
+                match=match,
+                opts=self._child,
             )
 
     def _autoscaler(
@@ -302,7 +306,7 @@ class ServingEndpoint(pulumi.ComponentResource):
             predictor["annotations"] = template_metadata["annotations"]
         if autoscaling:
             predictor |= {"scaleMetric": "cpu", "scaleTarget": autoscaling.target_cpu}
-        k8s.apiextensions.CustomResource(
+        self._platform.apis.custom_resource(
             f"{name}-inferenceservice",
             api_version="serving.kserve.io/v1beta1",
             kind="InferenceService",
@@ -404,6 +408,7 @@ class ServingEndpoint(pulumi.ComponentResource):
                 service=stable,
                 port=port,
                 labels=labels,
+                apis=self._platform.apis,
                 opts=self._child,
                 route_name=service,
             )
@@ -415,7 +420,7 @@ class ServingEndpoint(pulumi.ComponentResource):
         else:
             backends = backend_refs(stable, other, port, canary.weight)
             filters = None
-        k8s.apiextensions.CustomResource(
+        self._platform.apis.custom_resource(
             f"{name}-route",
             api_version="gateway.networking.k8s.io/v1",
             kind="HTTPRoute",

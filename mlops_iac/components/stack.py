@@ -54,6 +54,23 @@ class MLOpsStack(pulumi.ComponentResource):
             "namespace": self.platform.namespace,
             **self.platform.stack_outputs,
         }
+        # Monitoring first: it installs the Prometheus Operator, whose ServiceMonitors the
+        # registry, the feature server and the endpoints create (they wait for its release).
+        self.monitoring = None
+        if spec.monitoring is not None:
+            self.monitoring = Monitoring(
+                f"{name}-monitoring",
+                spec,
+                self.platform,
+                None,
+                None,
+                pulumi.ResourceOptions(parent=self),
+            )
+            outputs |= {
+                "grafana_url": self.monitoring.grafana_url,
+                "grafana_external_url": self.monitoring.grafana_external_url,
+                "prometheus_url": self.monitoring.prometheus_url,
+            }
         if spec.registry.enabled:
             self.registry = ModelRegistry(
                 f"{name}-registry", spec, self.platform, pulumi.ResourceOptions(parent=self)
@@ -109,21 +126,9 @@ class MLOpsStack(pulumi.ComponentResource):
                 "training_namespace": self.training.namespace,
                 "training_jobs": sorted(self.training.cronjobs),
             }
-        self.monitoring = None
-        if spec.monitoring is not None:
-            self.monitoring = Monitoring(
-                f"{name}-monitoring",
-                spec,
-                self.platform,
-                self.registry,
-                self.training,
-                pulumi.ResourceOptions(parent=self),
-            )
-            outputs |= {
-                "grafana_url": self.monitoring.grafana_url,
-                "grafana_external_url": self.monitoring.grafana_external_url,
-                "prometheus_url": self.monitoring.prometheus_url,
-            }
+        if self.monitoring is not None and spec.monitoring and spec.monitoring.drift:
+            assert self.registry is not None and self.training is not None  # the spec says so
+            self.monitoring.add_drift_monitors(self.registry, self.training)
         self.outputs = outputs
         self.register_outputs(outputs)
 

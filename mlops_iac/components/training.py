@@ -83,6 +83,10 @@ class TrainingCluster(pulumi.ComponentResource):
     """Each job's CronJob, by job name."""
     client: ClientNamespace
     """The training namespace, for other components that put pods there (drift monitors)."""
+    jobs_ready: list[pulumi.Resource]
+    """What must exist before anything that creates Jobs in the training namespace (its
+    CronJobs, the drift monitors'): with `kueue`, the Kueue release and the LocalQueue, as
+    Kueue's Job webhooks there fail closed until its controller serves them."""
 
     def __init__(
         self,
@@ -134,6 +138,7 @@ class TrainingCluster(pulumi.ComponentResource):
             queue = kueue.TrainingQueue(
                 f"{name}-kueue",
                 stack=spec.name,
+                apis=platform.apis,
                 namespace=namespace_resource,
                 namespace_name=namespace,
                 quota=training.quota,
@@ -169,6 +174,7 @@ class TrainingCluster(pulumi.ComponentResource):
             parent=self,
             service_account=TRAINER_SERVICE_ACCOUNT,
         )
+        self.jobs_ready = list(queue.ready) if queue is not None else []
         self.cronjobs = {}
         for job in training.jobs:
             reader = feast if job.features is not None else None
@@ -199,7 +205,7 @@ class TrainingCluster(pulumi.ComponentResource):
                     pulumi.ResourceOptions(
                         depends_on=[
                             *ready,
-                            *(queue.ready if queue else []),
+                            *self.jobs_ready,
                             *(reader.ready if reader else []),
                         ]
                     ),

@@ -8,6 +8,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from mlops_iac.k8s import network
+from mlops_iac.k8s.apis import ClusterApis
 
 PSS_LABELS = {
     "pod-security.kubernetes.io/enforce": "restricted",
@@ -118,14 +119,15 @@ def allow_flow(
 def service_monitor(
     pulumi_name: str,
     *,
+    apis: ClusterApis,
     metadata: dict[str, Any],
     match: dict[str, str],
     opts: pulumi.ResourceOptions,
     port: str = "metrics",
 ) -> k8s.apiextensions.CustomResource:
     """A Prometheus Operator ServiceMonitor scraping `/metrics` on the named Service port of
-    the Services labelled `match`, every 30 s."""
-    return k8s.apiextensions.CustomResource(
+    the Services labelled `match`, every 30 s (after what installs the operator's CRDs)."""
+    return apis.custom_resource(
         pulumi_name,
         api_version="monitoring.coreos.com/v1",
         kind="ServiceMonitor",

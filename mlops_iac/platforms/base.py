@@ -13,6 +13,7 @@ from typing import Any, Protocol
 
 import pulumi
 
+from mlops_iac.k8s.apis import ClusterApis
 from mlops_iac.k8s.pods import env_secret, env_value
 from mlops_iac.spec import StackSpec
 
@@ -176,6 +177,8 @@ class StackNamespaceMixin:
     _spec: StackSpec
     provider: pulumi.ProviderResource
     namespace_resource: pulumi.Resource
+    apis: ClusterApis
+    """The custom-resource APIs the cluster serves, and what installs each."""
     _built_runtime_image: pulumi.Input[str] | None = None
     """The runtime image the platform built and pushed for the stack, if it did."""
 
@@ -205,6 +208,10 @@ class StackNamespaceMixin:
 
 class Platform(Protocol):
     """What every target offers to components."""
+
+    apis: ClusterApis
+    """The custom-resource APIs the cluster serves; every custom resource is created
+    through it, after what installs its API."""
 
     @property
     def namespace(self) -> str:

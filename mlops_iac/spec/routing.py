@@ -26,7 +26,9 @@ class RoutingSpec(SpecModel):
     gateway_class: Dns1123Label | None = Field(
         default=None,
         description="When set, the stack creates the Gateway with this GatewayClass (e.g. `eg` "
-        "for Envoy Gateway); when unset, routes attach to an existing Gateway.",
+        "for Envoy Gateway); when unset, routes attach to an existing Gateway. On a `kind` "
+        "target it defaults to `eg` (the stack installs Envoy Gateway): set it to null there "
+        "to attach to a Gateway of your own.",
     )
     gateway_namespace: Dns1123Label | None = Field(
         default=None, description="Namespace of the Gateway; the stack's namespace when unset."

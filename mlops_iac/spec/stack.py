@@ -11,6 +11,7 @@ from pydantic import Field, ValidationError, field_validator, model_validator
 
 from mlops_iac import versions
 
+from .apis import missing_apis
 from .errors import SpecError, from_validation_error
 from .feature_store import FeatureStoreSpec
 from .monitoring import MonitoringSpec
@@ -22,6 +23,8 @@ from .target import Target
 from .training import TrainingSpec
 from .types import Dns1123Label, ImageRef, ShortName, SpecModel, repeated_names
 
+KIND_GATEWAY_CLASS = "eg"
+"""The GatewayClass a kind stack gets by default (Envoy Gateway, which the stack installs)."""
 CONFIG_NAMESPACE = "mlops"
 """Pulumi config namespace of the spec: `mlops:<field>` mirrors each StackSpec field."""
 
@@ -69,6 +72,26 @@ class StackSpec(SpecModel):
         description="The stack's workload image (trainer, serving runtimes), built from "
         "`images/runtime/Dockerfile`; endpoints and jobs may override it with `image`.",
     )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _kind_routes_through_its_own_gateway(cls, data: Any) -> Any:
+        """On a kind target nothing else serves the Gateway API: unless the spec says
+        otherwise, the stack installs Envoy Gateway and creates a Gateway of class `eg`, so
+        the default URLs work."""
+        if not isinstance(data, dict):
+            return data
+        target, routing = data.get("target"), data.get("routing")
+        routing = {} if routing is None else routing
+        kind = target.get("kind") if isinstance(target, dict) else getattr(target, "kind", None)
+        if (
+            kind == "kind"
+            and isinstance(routing, dict)
+            and "gateway_class" not in routing
+            and routing.get("mode", "gateway") == "gateway"
+        ):
+            data = {**data, "routing": {**routing, "gateway_class": KIND_GATEWAY_CLASS}}
+        return data
 
     @field_validator("serving")
     @classmethod
@@ -136,6 +159,13 @@ class StackSpec(SpecModel):
                 "target.certificate_arn is for the stack's Gateway: set routing.tls: true and "
                 "routing.gateway_class"
             )
+        return self
+
+    @model_validator(mode="after")
+    def _cluster_serves_what_the_stack_creates(self) -> StackSpec:
+        problems = missing_apis(self)
+        if problems:
+            raise ValueError("; ".join(problems))
         return self
 
     @model_validator(mode="after")

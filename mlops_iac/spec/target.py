@@ -32,7 +32,23 @@ class ObjectStoreSpec(SpecModel):
     )
 
 
+PreinstalledApi = Literal["gateway-api", "envoy-gateway", "prometheus-operator", "kserve", "kueue"]
+"""A custom-resource API (CRDs and the controller serving them) that a cluster may already
+have: `gateway-api` (the Gateway API, with an implementation serving the stack's Gateway or
+GatewayClass), `envoy-gateway` (Envoy Gateway's own EnvoyProxy API), `prometheus-operator`
+(ServiceMonitor, PrometheusRule), `kserve` (InferenceService), `kueue`."""
+
+
 class _KubernetesTargetBase(SpecModel):
+    preinstalled: list[PreinstalledApi] = Field(
+        default_factory=list,
+        description="Custom-resource APIs the cluster already serves (CRDs and controller). "
+        "The stack installs the Gateway API with Envoy Gateway (`install_gateway`), the "
+        "Prometheus Operator with `monitoring` and Kueue with `training.kueue`; anything else "
+        "it would create (an InferenceService for `runtime: kserve`, a ServiceMonitor without "
+        "`monitoring`, routes to a Gateway it does not create) must be listed here, or the "
+        "spec is refused before anything is created.",
+    )
     postgres: PostgresSpec = Field(
         default_factory=PostgresSpec, description="The in-cluster PostgreSQL server."
     )
@@ -72,6 +88,14 @@ class KubernetesTarget(_KubernetesTargetBase):
     )
     context: str | None = Field(
         default=None, description="Context in the kubeconfig; its current context when unset."
+    )
+    install_gateway: bool = Field(
+        default=False,
+        description="With routing.mode `gateway` and a `gateway_class`: install Envoy Gateway "
+        "(pinned Helm chart, with the Gateway API CRDs, cluster-wide) and that GatewayClass, "
+        "its Envoy Service a NodePort (node port 30080). Off by default: an existing cluster "
+        "usually has its own Gateway implementation; then list `gateway-api` in "
+        "`preinstalled`.",
     )
 
 

@@ -19,7 +19,7 @@ from mlops_iac.testing import SynthResult, generated_secrets, secret_leaks, synt
 EXAMPLE_REPO = Path(__file__).resolve().parents[2] / "examples" / "feature-store" / "features"
 EVERYTHING: dict[str, Any] = {
     "name": "full",
-    "target": {"kind": "kind"},
+    "target": {"kind": "kind", "preinstalled": ["kserve"]},
     "profile": "production",
     "routing": {"mode": "gateway", "gateway_class": "eg"},
     "registry": {"ingress": {"host": "mlflow.example.com"}},

@@ -83,11 +83,11 @@ def test_the_mlflow_server_reads_its_database_password_from_the_postgres_secret(
     mlflow = container(local, "Deployment", "mlflow")
     args = mlflow["command"]
     assert args[:2] == ["mlflow", "server"]
-    assert (
-        "--backend-store-uri=postgresql+psycopg2://$(MLFLOW_DB_USER):$(MLFLOW_DB_PASSWORD)"
-        "@$(MLFLOW_DB_HOST):$(MLFLOW_DB_PORT)/$(MLFLOW_DB_NAME)"
-    ) in args
     env = env_of(mlflow)
+    assert env["MLFLOW_BACKEND_STORE_URI"] == (
+        "postgresql+psycopg2://$(MLFLOW_DB_USER):$(MLFLOW_DB_PASSWORD)"
+        "@$(MLFLOW_DB_HOST):$(MLFLOW_DB_PORT)/$(MLFLOW_DB_NAME)"
+    )
     assert env["MLFLOW_DB_PASSWORD"] == {
         "secretKeyRef": {"name": "demo-postgres-mlflow-credentials", "key": "password"}
     }
@@ -113,8 +113,11 @@ def test_artifacts_go_to_the_bucket_through_the_server(local: SynthResult) -> No
 def test_the_database_is_migrated_before_the_server_starts(local: SynthResult) -> None:
     pod = local.manifest("Deployment", "mlflow")["spec"]["template"]["spec"]
     migrate = pod["initContainers"][0]
-    assert migrate["command"][:3] == ["mlflow", "db", "upgrade"]
-    assert migrate["command"][3].startswith("postgresql+psycopg2://$(MLFLOW_DB_USER)")
+    assert migrate["command"][:2] == ["python", "-c"]
+    assert "from mlflow.db import upgrade" in migrate["command"][2]
+    assert env_of(migrate)["MLFLOW_BACKEND_STORE_URI"].startswith(
+        "postgresql+psycopg2://$(MLFLOW_DB_USER)"
+    )
     deployment = local.resource("demo-registry-deployment")
     init_job = local.resource("demo-platform-postgres-mlflow-init")
     bucket_job = local.resource("demo-platform-s3-bucket-mlflow-artifacts")
@@ -243,14 +246,30 @@ def test_without_ingress_there_is_no_route_and_no_external_url(
 ) -> None:
     result = synth_stack(make_spec())
     assert result.manifests_of("HTTPRoute") == result.manifests_of("Ingress") == []
-    assert result.manifests_of("Gateway") == []
     assert "registry_external_url" not in result.outputs
+
+
+def test_a_kind_stack_gets_its_own_gateway_unless_told_otherwise(
+    make_spec: Any, synth_stack: Any
+) -> None:
+    default = synth_stack(make_spec())
+    [gateway] = default.manifests_of("Gateway")
+    assert gateway["spec"]["gatewayClassName"] == "eg"
+    assert default.of_type("kubernetes:helm.sh/v3:Release")[0].inputs["name"] == "envoy-gateway"
+    own = synth_stack(
+        make_spec(
+            routing={"gateway_class": None},
+            target={"kind": "kind", "preinstalled": ["gateway-api"]},
+        )
+    )
+    assert own.manifests_of("Gateway") == []
+    assert own.of_type("kubernetes:helm.sh/v3:Release") == []
 
 
 def test_a_disabled_registry_creates_no_data_services(make_spec: Any, synth_stack: Any) -> None:
     result = synth_stack(make_spec(registry={"enabled": False}))
     kinds = {m["kind"] for m in result.manifests}
-    assert kinds == {"Namespace", "NetworkPolicy"}
+    assert kinds == {"Namespace", "NetworkPolicy", "EnvoyProxy", "GatewayClass", "Gateway"}
 
 
 def test_an_existing_cluster_target_passes_kubeconfig_and_context(

@@ -21,7 +21,10 @@ CHURN = {
 
 
 def serving_stack(make_spec: Any, synth_stack: Any, *endpoints: dict[str, Any]) -> SynthResult:
-    result: SynthResult = synth_stack(make_spec(serving=list(endpoints)))
+    """A kind stack with these endpoints, on a cluster that already serves the KServe and
+    Prometheus Operator APIs (which some endpoints' options need)."""
+    target = {"kind": "kind", "preinstalled": ["kserve", "prometheus-operator"]}
+    result: SynthResult = synth_stack(make_spec(target=target, serving=list(endpoints)))
     return result
 
 
@@ -255,6 +258,14 @@ def test_every_serving_child_is_parented_to_its_endpoint(churn):
         ([{**CHURN, "runtime": "torchserve"}], {}, "serving[0].runtime", "'mlflow'"),
         ([{**CHURN, "runtime": "mlflow", "service_monitor": True}], {}, "serving[0]",
          "service_monitor needs runtime 'mlserver'"),
+        ([{**CHURN, "runtime": "kserve"}], {}, "mlops",
+         "endpoints churn with runtime 'kserve': that needs the kserve API and nothing "
+         "installs it; add 'kserve' to target.preinstalled"),
+        ([{**CHURN, "service_monitor": True}], {}, "mlops",
+         "service_monitor of endpoints churn: that needs the prometheus-operator API"),
+        ([{**CHURN, "ingress": {}}], {"routing": {"gateway_class": None}}, "mlops",
+         "HTTPRoutes for endpoint churn attach to the Gateway 'mlops', which the stack does "
+         "not create without routing.gateway_class"),
     ],
 )  # fmt: skip
 def test_serving_spec_errors_name_the_field(serving, extra, path, message):
@@ -281,7 +292,7 @@ def test_synth_and_validate_a_stack_with_two_endpoints_and_a_canary(tmp_path: Pa
     )
     (project / "Pulumi.dev.yaml").write_text(
         "config:\n"
-        "  mlops:target: {kind: kind, cluster: mlops}\n"
+        "  mlops:target: {kind: kind, cluster: mlops, preinstalled: [prometheus-operator]}\n"
         "  mlops:serving:\n"
         "    - {name: churn, model: 'models:/churn@champion', replicas: 2,\n"
         "       autoscaling: {min: 2, max: 10, target_cpu: 70},\n"

@@ -81,7 +81,7 @@ def test_the_namespace_is_restricted_and_denies_traffic_by_default(stack):
         "podSelector": {},
         "policyTypes": ["Ingress", "Egress"],
     }
-    assert "mlflow-from-mlops-training-egress" in policies
+    assert "mlflow-from-mlops-training-trainer-egress" in policies
 
 
 def test_quota_and_limit_range_come_from_the_spec_and_the_profile(stack):
@@ -229,9 +229,13 @@ def test_the_retrainer_may_start_runs_and_nothing_else(stack):
 
 
 def test_only_trainer_pods_of_the_training_namespace_reach_the_registry_and_the_store(stack):
-    registry = stack.manifest("NetworkPolicy", "mlflow-from-mlops-training-ingress", "mlops")
+    registry = stack.manifest(
+        "NetworkPolicy", "mlflow-from-mlops-training-trainer-ingress", "mlops"
+    )
     store = stack.manifest("NetworkPolicy", "demo-s3-from-mlops-training-ingress", "mlops")
-    egress = stack.manifest("NetworkPolicy", "mlflow-from-mlops-training-egress", "mlops-training")
+    egress = stack.manifest(
+        "NetworkPolicy", "mlflow-from-mlops-training-trainer-egress", "mlops-training"
+    )
     training_ns = {"matchLabels": {"kubernetes.io/metadata.name": "mlops-training"}}
 
     (rule,) = registry["spec"]["ingress"]
@@ -291,7 +295,9 @@ def test_with_kueue_jobs_are_queued_and_the_cluster_queue_holds_the_quota():
     result = synth_training({**TRAINING, "kueue": True})
     queue = result.manifest("ClusterQueue", "demo-training")["spec"]
     local = result.manifest("LocalQueue", "training", "mlops-training")["spec"]
-    (release,) = result.of_type("kubernetes:helm.sh/v3:Release")
+    (release,) = [
+        r for r in result.of_type("kubernetes:helm.sh/v3:Release") if r.inputs["name"] == "kueue"
+    ]
 
     assert queue["namespaceSelector"] == {
         "matchLabels": {"kubernetes.io/metadata.name": "mlops-training"}
@@ -324,7 +330,9 @@ def test_without_kueue_there_is_no_queue_label_and_no_helm_release(stack):
     template = cronjob(stack, "churn")["jobTemplate"]
 
     assert "kueue.x-k8s.io/queue-name" not in template["metadata"]["labels"]
-    assert stack.of_type("kubernetes:helm.sh/v3:Release") == []
+    assert [r.inputs["name"] for r in stack.of_type("kubernetes:helm.sh/v3:Release")] == [
+        "envoy-gateway"
+    ]
 
 
 def test_the_local_trainer_gets_the_same_flags_as_the_job(stack):

@@ -1,34 +1,69 @@
 #!/usr/bin/env bash
-# Build the local control-plane binaries (Pulumi CLI, kube-apiserver,
-# kube-controller-manager, etcd, kwok) from the pinned Go modules next to this
-# script, into a per-user cache keyed by those pins:
+# Build the control-plane tier's binaries from pinned Go sources, each group into its own
+# cache folder keyed by that group's pins, and link them all into one bin folder:
 #
-#   ${XDG_CACHE_HOME:-$HOME/.cache}/mlops-iac/controlplane/<hash>/bin/
+#   ${XDG_CACHE_HOME:-$HOME/.cache}/mlops-iac/controlplane/<group>-<hash>/   one per group
+#   ${XDG_CACHE_HOME:-$HOME/.cache}/mlops-iac/controlplane/bin-<hash>/       all of them
 #
-# Usage: tools/controlplane/build.sh [GROUP...]
-#   GROUP is one of: pulumi kubernetes etcd kwok (default: all of them).
-# kubernetes builds kube-apiserver, kube-controller-manager, kube-scheduler and kubectl.
-# A binary already in the cache is not built again. Progress goes to stderr;
-# the last line on stdout is the bin dir. With MLOPS_IAC_BUILD_DRY_RUN=1 nothing is
-# built: a missing binary is exit code 3.
+# Usage: tools/controlplane/build.sh [GROUP...]   (default: every group)
+#   pulumi               the Pulumi CLI (github.com/pulumi/pulumi/pkg/v3)
+#   language-python      its Python language host + pulumi-language-python-exec, from
+#                        ../shared/vendor/pulumi-language-python-<tag> (not served by the proxy)
+#   kubernetes-provider  pulumi-resource-kubernetes (./pulumi-kubernetes: our main package,
+#                        whose embedded schema `go run ./gen` writes in a build copy)
+#   random-provider      pulumi-resource-random, from ../shared/vendor/pulumi-random-provider
+#   kubernetes           kube-apiserver, kube-controller-manager, kube-scheduler, kubectl
+#   etcd, kwok
+# A group already in the cache is not built again (a change to its go.mod, go.sum, sources or
+# recipe makes a new key). Progress goes to stderr; the last line on stdout is the bin folder.
+# With MLOPS_IAC_BUILD_DRY_RUN=1 nothing is built: a missing binary is exit code 3.
+# MLOPS_IAC_VENDOR overrides where the vendored sources are (default: ../shared/vendor
+# beside the checkout).
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-all_groups=(pulumi kubernetes etcd kwok)
+vendor="${MLOPS_IAC_VENDOR:-$(cd "$here/../../.." && pwd)/shared/vendor}"
+all_groups=(pulumi language-python kubernetes-provider random-provider kubernetes etcd kwok)
 if [[ $# -gt 0 ]]; then groups=("$@"); else groups=("${all_groups[@]}"); fi
+
+# The plugin versions the Python SDKs ask for (their pulumi-plugin.json); the engine must
+# find exactly these, so the binaries report them.
+KUBERNETES_PLUGIN_VERSION=4.34.2
+RANDOM_PLUGIN_VERSION=4.21.4
+LANGUAGE_PYTHON_TAG=v3.259.0
 
 log() { printf '[controlplane] %s\n' "$*" >&2; }
 
-# Pinned version of a module, read from a group's go.mod (single source of truth).
-modver() { (cd "$here/$1" && go list -m -f '{{.Version}}' "$2"); }
+# The folder a group builds from.
+source_dir() {
+  case "$1" in
+    language-python) echo "$vendor/pulumi-language-python-$LANGUAGE_PYTHON_TAG" ;;
+    random-provider) echo "$vendor/pulumi-random-provider" ;;
+    kubernetes-provider) echo "$here/pulumi-kubernetes" ;;
+    *) echo "$here/$1" ;;
+  esac
+}
 
-# Prints "NAME<TAB>IMPORT_PATH<TAB>LDFLAGS" lines for one group.
+# Pinned version of a module, read from a group's go.mod (single source of truth).
+modver() { (cd "$(source_dir "$1")" && go list -m -f '{{.Version}}' "$2"); }
+
+# Prints "NAME<TAB>PACKAGE<TAB>LDFLAGS" lines for one group; PACKAGE is relative to the
+# group's (build copy of its) source folder or an import path.
 recipe() {
   local v ld k
   case "$1" in
     pulumi)
       v="$(modver pulumi github.com/pulumi/pulumi/pkg/v3)"
       printf 'pulumi\tgithub.com/pulumi/pulumi/pkg/v3/cmd/pulumi\t-X github.com/pulumi/pulumi/sdk/v3/go/common/version.Version=%s\n' "$v"
+      ;;
+    language-python)
+      printf 'pulumi-language-python\t.\t-X github.com/pulumi/pulumi/sdk/v3/go/common/version.Version=%s\n' "$LANGUAGE_PYTHON_TAG"
+      ;;
+    kubernetes-provider)
+      printf 'pulumi-resource-kubernetes\t.\t-X github.com/pulumi/pulumi-kubernetes/provider/v4/pkg/version.Version=%s\n' "$KUBERNETES_PLUGIN_VERSION"
+      ;;
+    random-provider)
+      printf 'pulumi-resource-random\t./cmd/pulumi-resource-random\t-X github.com/pulumi/pulumi-random/provider/v4/pkg/version.Version=%s\n' "$RANDOM_PLUGIN_VERSION"
       ;;
     kubernetes)
       v="$(modver kubernetes k8s.io/kubernetes)"          # e.g. v1.37.2
@@ -54,56 +89,117 @@ recipe() {
   esac
 }
 
+# Generated files a group needs before `go build`, written into its build copy.
+prepare() {
+  case "$1" in
+    kubernetes-provider) VERSION="$KUBERNETES_PLUGIN_VERSION" go run ./gen ;;
+    random-provider) (cd cmd/pulumi-resource-random && VERSION="$RANDOM_PLUGIN_VERSION" go run ./generate.go) ;;
+  esac
+}
+
+# Files shipped beside a group's binaries (the Python host runs its exec script from there).
+extras() {
+  case "$1" in
+    language-python) echo "pulumi-language-python-exec" ;;
+  esac
+}
+
+# A group's cache key: every file of its source folder (Go sources, go.mod, go.sum, the
+# vendored SOURCE) plus its recipe and this script's build settings.
+group_key() {
+  local dir
+  dir="$(source_dir "$1")"
+  {
+    (cd "$dir" && find . -type f ! -name '*_test.go' ! -path './testdata/*' ! -path './test-programs/*' \
+      -print0 | LC_ALL=C sort -z | xargs -0 sha256sum)
+    recipe "$1"
+    printf 'flags: CGO_ENABLED=0 -trimpath -s -w; go: %s\n' "$(go env GOVERSION)"
+  } | sha256sum | cut -c1-16
+}
+
 command -v go >/dev/null || { log "go not found on PATH"; exit 1; }
 
-# Cache key: every group's go.mod/go.sum (all groups, so the dir is stable
-# whatever subset is built) plus the build recipe (names, import paths, ldflags).
-key="$(
-  cd "$here"
-  for g in "${all_groups[@]}"; do
-    printf '== %s\n' "$g"; cat "$g/go.mod" "$g/go.sum"; recipe "$g"
-  done | sha256sum | cut -c1-16
-)"
-cache="${XDG_CACHE_HOME:-$HOME/.cache}/mlops-iac/controlplane/$key"
-bin="$cache/bin"
-mkdir -p "$bin"
-
+root="${XDG_CACHE_HOME:-$HOME/.cache}/mlops-iac/controlplane"
+mkdir -p "$root"
 export CGO_ENABLED=0 GOTOOLCHAIN=local GOFLAGS="${GOFLAGS:-} -buildvcs=false"
-for g in "${groups[@]}"; do
+
+build_group() {
+  local g="$1" out="$2" dir rec name pkg ldflags work tmp start
+  dir="$(source_dir "$g")"
+  [[ -f "$dir/go.mod" ]] || { log "$g: no go.mod in $dir"; return 1; }
   rec="$(recipe "$g")"
+  work="$dir"
+  if [[ "$g" == language-python || "$g" == *-provider ]]; then
+    # Vendored folders are read-only and generators write beside their sources: build a copy.
+    work="$out/.src"
+    rm -rf "$work"
+    cp -R "$dir" "$work"
+    chmod -R u+w "$work"
+    (cd "$work" && prepare "$g")
+  fi
   while IFS=$'\t' read -r name pkg ldflags; do
-    if [[ -x "$bin/$name" ]]; then
-      log "$name: cached"
-      continue
-    fi
-    if [[ -n "${MLOPS_IAC_BUILD_DRY_RUN:-}" ]]; then
-      log "$name: not built yet (MLOPS_IAC_BUILD_DRY_RUN is set); run $0"
-      exit 3
-    fi
     log "$name: building $pkg (group $g) ..."
-    tmp="$(mktemp "$bin/.$name.XXXXXX")"
+    tmp="$(mktemp "$out/.$name.XXXXXX")"
     start=$SECONDS
-    if ! (cd "$here/$g" && go build -trimpath -ldflags "-s -w $ldflags" -o "$tmp" "$pkg"); then
+    if ! (cd "$work" && go build -trimpath -ldflags "-s -w $ldflags" -o "$tmp" "$pkg"); then
       rm -f "$tmp"
       log "$name: build FAILED"
-      exit 1
+      return 1
     fi
     chmod 0755 "$tmp"
-    mv -f "$tmp" "$bin/$name"
-    log "$name: built in $((SECONDS - start)) s ($(du -h "$bin/$name" | cut -f1))"
+    mv -f "$tmp" "$out/$name"
+    log "$name: built in $((SECONDS - start)) s ($(du -h "$out/$name" | cut -f1))"
   done <<<"$rec"
+  for name in $(extras "$g"); do
+    install -m 0755 "$dir/$name" "$out/$name"
+  done
+  if [[ "$g" == kwok ]]; then
+    # kwok ships its simulation stages as YAML inside its module; take those of the pinned
+    # version (fast node initialisation, heartbeats, pods ready, Job pods complete, deletion).
+    local kwok_dir stage
+    kwok_dir="$(cd "$dir" && go list -m -f '{{.Dir}}' sigs.k8s.io/kwok)"
+    for stage in node/fast/node-initialize node/heartbeat/node-heartbeat \
+        pod/fast/pod-ready pod/fast/pod-complete pod/fast/pod-delete; do
+      printf -- '---\n'; cat "$kwok_dir/kustomize/stage/$stage.yaml"
+    done >"$out/kwok-stages.yaml"
+  fi
+  [[ "$work" == "$dir" ]] || rm -rf "$work"
+  touch "$out/.complete"
+}
+
+declare -A group_dir=()
+for g in "${all_groups[@]}"; do
+  group_dir[$g]="$root/$g-$(group_key "$g")"
 done
 
-# kwok ships its simulation stages as YAML inside its module; take those of the pinned
-# version (fast node initialisation, heartbeats, pods ready, Job pods complete, deletion).
-if [[ " ${groups[*]} " == *" kwok "* && ! -s "$bin/kwok-stages.yaml" ]]; then
-  kwok_dir="$(cd "$here/kwok" && go list -m -f '{{.Dir}}' sigs.k8s.io/kwok)"
-  for stage in node/fast/node-initialize node/heartbeat/node-heartbeat \
-      pod/fast/pod-ready pod/fast/pod-complete pod/fast/pod-delete; do
-    printf -- '---\n'; cat "$kwok_dir/kustomize/stage/$stage.yaml"
-  done >"$bin/kwok-stages.yaml.tmp"
-  mv "$bin/kwok-stages.yaml.tmp" "$bin/kwok-stages.yaml"
-  log "kwok-stages.yaml: written from $kwok_dir"
-fi
+for g in "${groups[@]}"; do
+  [[ -n "${group_dir[$g]:-}" ]] || { log "unknown group: $g (known: ${all_groups[*]})"; exit 2; }
+  out="${group_dir[$g]}"
+  if [[ -f "$out/.complete" ]]; then
+    log "$g: cached in $out"
+    continue
+  fi
+  if [[ -n "${MLOPS_IAC_BUILD_DRY_RUN:-}" ]]; then
+    log "$g: not built yet (MLOPS_IAC_BUILD_DRY_RUN is set); run $0"
+    exit 3
+  fi
+  mkdir -p "$out"
+  start=$SECONDS
+  build_group "$g" "$out"
+  log "$g: group built in $((SECONDS - start)) s"
+done
+
+# One folder with every built group's files, hard-linked: the CLI finds the language host
+# as a bundled plugin beside its own (resolved) path, and the host finds its exec script
+# beside its own, so symlinks would not do.
+bin="$root/bin-$(for g in "${all_groups[@]}"; do echo "${group_dir[$g]}"; done | sha256sum | cut -c1-16)"
+mkdir -p "$bin"
+for g in "${all_groups[@]}"; do
+  out="${group_dir[$g]}"
+  [[ -f "$out/.complete" ]] || continue
+  for file in "$out"/*; do
+    [[ -e "$bin/$(basename "$file")" ]] || ln "$file" "$bin/" 2>/dev/null || cp -p "$file" "$bin/"
+  done
+done
 
 echo "$bin"

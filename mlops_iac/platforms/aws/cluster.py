@@ -11,7 +11,7 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
-from mlops_iac import versions
+from mlops_iac import charts
 from mlops_iac.spec import AwsClusterSpec, AwsNodeGroupSpec
 
 from . import policies
@@ -230,9 +230,7 @@ class EksCluster(pulumi.ComponentResource):
             k8s.helm.v3.Release(
                 f"{name}-nvidia-device-plugin",
                 name="nvidia-device-plugin",
-                chart=versions.NVIDIA_DEVICE_PLUGIN_CHART,
-                version=versions.NVIDIA_DEVICE_PLUGIN_VERSION,
-                repository_opts={"repo": versions.NVIDIA_DEVICE_PLUGIN_REPO},
+                **charts.NVIDIA_DEVICE_PLUGIN.release_args(),
                 namespace="kube-system",
                 values=device_plugin_values(),
                 opts=in_cluster,

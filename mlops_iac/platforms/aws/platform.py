@@ -13,6 +13,7 @@ import pulumi_kubernetes as k8s
 
 from mlops_iac import versions
 from mlops_iac.k8s import network, pods, resources
+from mlops_iac.k8s.apis import ClusterApis
 from mlops_iac.platforms import database_roles
 from mlops_iac.platforms.base import (
     BucketAccess,
@@ -127,12 +128,14 @@ class AwsPlatform(StackNamespaceMixin, pulumi.ComponentResource):
         self._children = in_namespace
         self._aws_options = aws_options
         routing = spec.routing
+        self.apis = ClusterApis()
         self.gateway: k8s.apiextensions.CustomResource | None = None
         if routing.mode == "gateway" and routing.gateway_class is not None:
             implementation = install_envoy_gateway(
                 name,
                 routing,
                 spec.name,
+                self.apis,
                 pulumi.ResourceOptions.merge(
                     scoped, pulumi.ResourceOptions(depends_on=self.cluster.ready)
                 ),
@@ -146,6 +149,7 @@ class AwsPlatform(StackNamespaceMixin, pulumi.ComponentResource):
                 routing,
                 namespace=self.gateway_namespace,
                 labels=labels,
+                apis=self.apis,
                 opts=pulumi.ResourceOptions.merge(
                     in_namespace, pulumi.ResourceOptions(depends_on=implementation)
                 ),
@@ -157,6 +161,7 @@ class AwsPlatform(StackNamespaceMixin, pulumi.ComponentResource):
                     routing,
                     gateway_namespace=self.gateway_namespace,
                     labels=labels,
+                    apis=self.apis,
                     opts=pulumi.ResourceOptions.merge(
                         scoped, pulumi.ResourceOptions(depends_on=[*implementation, self.gateway])
                     ),

@@ -11,8 +11,9 @@ from typing import Any
 import pulumi
 import pulumi_kubernetes as k8s
 
-from mlops_iac import versions
+from mlops_iac import charts, versions
 from mlops_iac.k8s import pods
+from mlops_iac.k8s.apis import ClusterApis
 from mlops_iac.k8s.network import NAMESPACE_NAME_LABEL
 from mlops_iac.spec import RoutingSpec
 
@@ -80,24 +81,24 @@ def install_envoy_gateway(
     name: str,
     routing: RoutingSpec,
     stack: str,
+    apis: ClusterApis,
     opts: pulumi.ResourceOptions,
     envoy: EnvoyService = KIND_NODE_PORT,
 ) -> list[pulumi.Resource]:
-    """Envoy Gateway, its EnvoyProxy settings and the GatewayClass; what a Gateway of that
-    class must wait for."""
+    """Envoy Gateway (recorded in `apis` as what serves the Gateway API), its EnvoyProxy
+    settings and the GatewayClass; what a Gateway of that class must wait for."""
     assert routing.gateway_class is not None
     labels = pods.labels("envoy-gateway", "gateway", stack, versions.ENVOY_GATEWAY_VERSION)
     release = k8s.helm.v3.Release(
         f"{name}-envoy-gateway",
         name="envoy-gateway",
-        chart=versions.ENVOY_GATEWAY_CHART,
-        version=versions.ENVOY_GATEWAY_VERSION,
+        **charts.ENVOY_GATEWAY.release_args(),
         namespace=routing.proxy_namespace,
         create_namespace=True,
         opts=opts,
     )
-    after = pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(depends_on=[release]))
-    proxy = k8s.apiextensions.CustomResource(
+    apis.install(charts.ENVOY_GATEWAY.name, release)
+    proxy = apis.custom_resource(
         f"{name}-envoy-proxy",
         api_version="gateway.envoyproxy.io/v1alpha1",
         kind="EnvoyProxy",
@@ -107,9 +108,9 @@ def install_envoy_gateway(
             "labels": labels,
         },
         spec=envoy_proxy_spec(envoy),
-        opts=after,
+        opts=opts,
     )
-    gateway_class = k8s.apiextensions.CustomResource(
+    gateway_class = apis.custom_resource(
         f"{name}-gateway-class",
         api_version="gateway.networking.k8s.io/v1",
         kind="GatewayClass",
@@ -123,7 +124,7 @@ def install_envoy_gateway(
                 "namespace": routing.proxy_namespace,
             },
         },
-        opts=pulumi.ResourceOptions.merge(after, pulumi.ResourceOptions(depends_on=[proxy])),
+        opts=pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(depends_on=[proxy])),
     )
     return [release, proxy, gateway_class]
 
@@ -134,6 +135,7 @@ def create_gateway(
     *,
     namespace: str,
     labels: dict[str, str],
+    apis: ClusterApis,
     opts: pulumi.ResourceOptions,
     offloaded_https: bool = False,
 ) -> k8s.apiextensions.CustomResource:
@@ -157,7 +159,7 @@ def create_gateway(
                 "allowedRoutes": same,
             }
         )
-    return k8s.apiextensions.CustomResource(
+    return apis.custom_resource(
         f"{name}-gateway",
         api_version="gateway.networking.k8s.io/v1",
         kind="Gateway",
@@ -173,11 +175,12 @@ def https_redirect(
     *,
     gateway_namespace: str,
     labels: dict[str, str],
+    apis: ClusterApis,
     opts: pulumi.ResourceOptions,
 ) -> k8s.apiextensions.CustomResource:
     """An HTTPRoute on the Gateway's port-80 listener answering every request with a
     permanent redirect to https (in the proxy namespace, the only one that listener admits)."""
-    return k8s.apiextensions.CustomResource(
+    return apis.custom_resource(
         f"{name}-https-redirect",
         api_version="gateway.networking.k8s.io/v1",
         kind="HTTPRoute",

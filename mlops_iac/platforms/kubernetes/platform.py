@@ -13,6 +13,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from mlops_iac.k8s import pods, resources
+from mlops_iac.k8s.apis import ClusterApis
 from mlops_iac.platforms.base import (
     BucketAccess,
     ClientNamespace,
@@ -54,17 +55,19 @@ class KubernetesPlatform(StackNamespaceMixin, pulumi.ComponentResource):
         in_namespace = pulumi.ResourceOptions.merge(
             scoped, pulumi.ResourceOptions(depends_on=[self.namespace_resource])
         )
+        self.apis = ClusterApis(target.preinstalled)
         self.gateway: k8s.apiextensions.CustomResource | None = None
         routing = spec.routing
         if routing.mode == "gateway" and routing.gateway_class is not None:
             implementation: list[pulumi.Resource] = []
-            if isinstance(target, KindTarget) and target.install_gateway:
-                implementation = install_envoy_gateway(name, routing, spec.name, scoped)
+            if target.install_gateway:
+                implementation = install_envoy_gateway(name, routing, spec.name, self.apis, scoped)
             self.gateway = create_gateway(
                 name,
                 routing,
                 namespace=self.gateway_namespace,
                 labels=labels,
+                apis=self.apis,
                 opts=pulumi.ResourceOptions.merge(
                     in_namespace, pulumi.ResourceOptions(depends_on=implementation)
                 ),
