@@ -50,6 +50,7 @@ def synth(
     """Run a stack program offline under mocks; write resources.json and manifests/."""
     from mlops_iac.program import PulumiProject
     from mlops_iac.testing import synth as run_synth
+    from mlops_iac.testing.synth import DuplicateObjectError
 
     started = time.perf_counter()
     try:
@@ -60,12 +61,15 @@ def synth(
         )
     except SpecError as error:
         raise _fail_spec(error) from None
+    except DuplicateObjectError as error:
+        errors.print(str(error), highlight=False, markup=False)
+        raise typer.Exit(1) from None
     if (out / "manifests").is_dir():
         shutil.rmtree(out / "manifests")
-    result.write(out)
+    written = result.write(out)
     elapsed = time.perf_counter() - started
     console.print(
-        f"synthesized {len(result.resources)} resources and {len(result.manifests)} "
+        f"synthesized {len(result.resources)} resources and {written} "
         f"Kubernetes manifests into {out} in {elapsed:.2f} s",
         highlight=False,
     )
@@ -220,11 +224,22 @@ def down(
         bool, typer.Option("--delete-cluster", help="Also delete the kind cluster.")
     ] = False,
 ) -> None:
-    """Destroy a kind stack (data is kept unless --delete-data), optionally its cluster."""
+    """Tear the stack down but keep its data: databases, object store, volumes, their Secrets
+    and passwords stay deployed and under management, so a later `up` finds them unchanged
+    (`--delete-data` destroys everything). A kind stack can also delete its cluster."""
     spec = _load_spec(program_dir, stack)
     if spec.target.kind != "kind":
-        errors.print(f"`down` is for kind stacks; use `mlops-iac destroy {stack}`")
-        raise typer.Exit(EXIT_SPEC_ERROR)
+        if delete_cluster:
+            errors.print("--delete-cluster is for kind stacks: the stack did not make this cluster")
+            raise typer.Exit(EXIT_SPEC_ERROR)
+        deploy = _local_deployer(stack, program_dir)
+        if delete_data:
+            deploy("unprotect", None)
+            deploy("destroy", None)
+        else:
+            kept = deploy("down", None)
+            console.print(f"destroyed {kept['changes']['delete']} resources; the data was kept")
+        return
     from mlops_iac.local.flow import down_local
 
     code = down_local(

@@ -70,6 +70,49 @@ def select_stack(
     return auto.create_or_select_stack(stack_name=stack, work_dir=str(project_dir), opts=workspace)
 
 
+def kept_with_data(resources: list[dict[str, Any]]) -> set[str]:
+    """URNs a data-keeping teardown leaves in place: every resource of the exported state
+    with `protect` or `retainOnDelete`, and everything it needs to stay managed (its
+    dependencies, parents and providers, transitively)."""
+    by_urn = {resource["urn"]: resource for resource in resources}
+    pending = [r["urn"] for r in resources if r.get("protect") or r.get("retainOnDelete")]
+    kept: set[str] = set()
+    while pending:
+        urn = pending.pop()
+        if urn in kept or urn not in by_urn:
+            continue
+        kept.add(urn)
+        resource = by_urn[urn]
+        pending += resource.get("dependencies", [])
+        for urns in resource.get("propertyDependencies", {}).values():
+            pending += urns
+        if resource.get("parent"):
+            pending.append(resource["parent"])
+        if resource.get("provider"):
+            pending.append(resource["provider"].rsplit("::", 1)[0])
+    return kept
+
+
+def teardown_targets(resources: list[dict[str, Any]]) -> list[str]:
+    """What `down` destroys: every resource but the stack itself and what `kept_with_data`
+    keeps (so a later `up` finds the data, its Secrets and its volumes still under
+    management, and changes nothing in them)."""
+    kept = kept_with_data(resources)
+    return [
+        r["urn"] for r in resources if r["urn"] not in kept and r["type"] != "pulumi:pulumi:Stack"
+    ]
+
+
+def down_keeping_data(stack: Any, on_output: Callable[[str], None]) -> int:
+    """Destroy everything in the stack but its data (see `teardown_targets`); how many
+    resources were destroyed."""
+    resources = stack.export_stack().deployment.get("resources", [])
+    targets = teardown_targets(resources)
+    if targets:
+        stack.destroy(target=targets, on_output=on_output)
+    return len(targets)
+
+
 def unprotect_all(stack: Any) -> int:
     """Lift `protect` from every resource in the stack's state (for `down --delete-data`);
     how many were protected."""
@@ -95,6 +138,8 @@ def automation_deployer(
         selected = select_stack(project_dir, stack, local_backend(project_dir), pulumi_root)
         if operation == "unprotect":
             return {"changes": {"unprotected": unprotect_all(selected)}, "outputs": {}}
+        if operation == "down":
+            return {"changes": {"delete": down_keeping_data(selected, on_output)}, "outputs": {}}
         if operation == "preview":
             summary = selected.preview(on_output=on_output).change_summary
             return {"changes": _changes(summary), "outputs": {}}

@@ -40,7 +40,14 @@ BINARIES = (
     "kubectl",
     "kwok",
     "pulumi",
+    "pulumi-language-python",
+    "pulumi-language-python-exec",
+    "pulumi-resource-kubernetes",
+    "pulumi-resource-random",
 )
+PROVIDER_PLUGINS = {"kubernetes": "pulumi_kubernetes", "random": "pulumi_random"}
+"""Resource plugins built here, by the Python SDK package whose `pulumi-plugin.json` names
+the version the engine will ask for."""
 NODE_NAME = "kwok-node-0"
 SERVICE_CIDR = "10.96.0.0/16"
 PERSISTENT_VOLUMES = 8
@@ -116,9 +123,10 @@ class ControlPlane:
         """Admin kubeconfig (group system:masters)."""
         return self.root / "admin.kubeconfig"
 
-    def start(self, timeout: float = 120) -> None:
+    def start(self, timeout: float = 120, *, crds: bool = True) -> None:
         """Start every component, wait until the API server is ready, then create the
-        simulated node, the volumes and the CRDs the stack uses."""
+        simulated node, the volumes and (with `crds`) the CRDs the stack uses; install the
+        built provider plugins into this control plane's own PULUMI_HOME."""
         if (self.root / "state.json").exists():
             raise ControlPlaneError(f"a control plane already runs from {self.root}")
         self.root.mkdir(parents=True, exist_ok=True)
@@ -136,8 +144,12 @@ class ControlPlane:
             self._spawn("kwok", self._kwok_args())
             self._write_state()
             self.kubectl("apply", "--server-side", "-f", "-", stdin=self._bootstrap_objects())
-            self.kubectl("apply", "--server-side", "-f", str(crd_manifests_dir()))
-            self.kubectl("wait", "--for=condition=Established", "crd", "--all", "--timeout=60s")
+            if crds:
+                self.kubectl("apply", "--server-side", "-f", str(crd_manifests_dir()))
+                self.kubectl(
+                    "wait", "--for=condition=Established", "crd", "--all", "--timeout=60s"
+                )
+            install_plugins(self.bin_dir, self.env())
             self.kubectl("wait", "--for=condition=Ready", f"node/{NODE_NAME}", "--timeout=60s")
             # The controllers run once they have made the default ServiceAccount.
             self.kubectl(
@@ -159,7 +171,10 @@ class ControlPlane:
             "PULUMI_BACKEND_URL": f"file://{state}",
             "PULUMI_CONFIG_PASSPHRASE": "controlplane-test",
             "PULUMI_SKIP_UPDATE_CHECK": "true",
+            # Only the plugins built here: none from PATH, no download attempt (the language
+            # host reports every Pulumi package in the venv, aws included).
             "PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION": "true",
+            "PULUMI_IGNORE_AMBIENT_PLUGINS": "true",
             "PULUMI_HOME": str(self.root / "pulumi-home"),
         }
 
@@ -356,6 +371,43 @@ class ControlPlane:
             for index in range(PERSISTENT_VOLUMES)
         ]
         return yaml.safe_dump_all([node, *volumes])
+
+
+def plugin_version(package: str) -> str:
+    """The provider plugin version an installed Pulumi Python SDK package asks for."""
+    manifest = resources.files(package) / "pulumi-plugin.json"
+    return str(json.loads(manifest.read_text())["version"])
+
+
+def install_plugins(bin_dir: Path, env: dict[str, str]) -> None:
+    """`pulumi plugin install resource <name> <version> --file <binary>` for each provider
+    built here, at the version the Python SDK asks for, into `env`'s PULUMI_HOME; an error
+    when the SDK asks for another version than the one built."""
+    built = dict(
+        line.split(maxsplit=1) for line in (bin_dir / "plugin-versions").read_text().splitlines()
+    )
+    for name, package in PROVIDER_PLUGINS.items():
+        version = plugin_version(package)
+        if built.get(name) != version:
+            raise ControlPlaneError(
+                f"the installed {package} asks for plugin {name} {version}, but "
+                f"tools/controlplane/build.sh built {built.get(name)}: install the pinned SDKs "
+                "(pip install -c tools/controlplane/constraints.txt -e '.[dev]') or move the "
+                "build's pin"
+            )
+        binary = bin_dir / f"pulumi-resource-{name}"
+        done = subprocess.run(
+            [str(bin_dir / "pulumi"), "plugin", "install", "resource", name, version,
+             "--file", str(binary)],
+            capture_output=True,
+            text=True,
+            env={**os.environ, **env},
+            timeout=300,
+        )  # fmt: skip
+        if done.returncode != 0:
+            raise ControlPlaneError(
+                f"pulumi plugin install resource {name} {version}: {done.stderr.strip()}"
+            )
 
 
 def crd_manifests_dir() -> Path:

@@ -58,15 +58,22 @@ def disruption_budget(
 
 
 def hardened_namespace(
-    pulumi_prefix: str, *, name: str, labels: dict[str, str], opts: pulumi.ResourceOptions
+    pulumi_prefix: str,
+    *,
+    name: str,
+    labels: dict[str, str],
+    opts: pulumi.ResourceOptions,
+    namespace_opts: pulumi.ResourceOptions | None = None,
 ) -> k8s.core.v1.Namespace:
     """A namespace that enforces Pod Security `restricted`, denies all traffic by default
     and lets its pods resolve DNS. Pulumi names: `<prefix>-namespace`, `<prefix>-default-deny`,
-    `<prefix>-allow-dns`; the policies are created after the namespace."""
+    `<prefix>-allow-dns`; the policies are created after the namespace. `namespace_opts` are
+    merged into the namespace's own options: a namespace holding data gets the data's
+    protection, since deleting a namespace deletes everything in it."""
     namespace = k8s.core.v1.Namespace(
         f"{pulumi_prefix}-namespace",
         metadata={"name": name, "labels": {**labels, **PSS_LABELS}},
-        opts=opts,
+        opts=pulumi.ResourceOptions.merge(opts, namespace_opts or pulumi.ResourceOptions()),
     )
     inside = pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(depends_on=[namespace]))
     for policy, policy_spec in (

@@ -176,7 +176,9 @@ def down_local(
         root = pulumi_root(pulumi)
         if delete_data:
             deploy("unprotect", root)
-        deploy("destroy", root)
+            deploy("destroy", root)
+        else:
+            deploy("down", root)
         if delete_data and not delete_cluster:
             namespaces = [ctx.spec.namespace, ctx.spec.training_namespace]
             run_checked(

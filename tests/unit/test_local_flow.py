@@ -156,7 +156,7 @@ def test_down_keeps_data_unless_asked_and_can_delete_the_cluster(tmp_path):
     ctx = context(tmp_path, runner, on_path={"kind", "pulumi", "kubectl"})
 
     assert flow.down_local(ctx, deploy) == 0
-    assert [op for op, _ in deploy.calls] == ["destroy"]
+    assert [op for op, _ in deploy.calls] == ["down"]
     assert "data resources were kept" in output(ctx)
 
     assert flow.down_local(ctx, deploy, delete_data=True, delete_cluster=True) == 0

@@ -201,5 +201,7 @@ for g in "${all_groups[@]}"; do
     [[ -e "$bin/$(basename "$file")" ]] || ln "$file" "$bin/" 2>/dev/null || cp -p "$file" "$bin/"
   done
 done
+printf 'kubernetes %s\nrandom %s\n' "$KUBERNETES_PLUGIN_VERSION" "$RANDOM_PLUGIN_VERSION" \
+  >"$bin/plugin-versions"
 
 echo "$bin"

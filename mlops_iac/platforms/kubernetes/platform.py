@@ -49,8 +49,13 @@ class KubernetesPlatform(StackNamespaceMixin, pulumi.ComponentResource):
         )
         scoped = pulumi.ResourceOptions(parent=self, provider=self.provider)
         labels = pods.labels("mlops-iac", "platform", spec.name)
+        # The namespace holds the data services: deleting it would delete them with it.
         self.namespace_resource = resources.hardened_namespace(
-            name, name=spec.namespace, labels=labels, opts=scoped
+            name,
+            name=spec.namespace,
+            labels=labels,
+            opts=scoped,
+            namespace_opts=self.stateful_options(),
         )
         in_namespace = pulumi.ResourceOptions.merge(
             scoped, pulumi.ResourceOptions(depends_on=[self.namespace_resource])

@@ -1,0 +1,213 @@
+"""`pulumi up` for real: the repo's own project (Pulumi.yaml, the local stack's spec targeted at
+the control plane as an existing cluster) deployed by the real Pulumi CLI, Python language
+host and Kubernetes and Random providers, every Helm release installed from the vendored
+chart copies, onto a control plane with no CRDs installed beforehand.
+
+The tests run in file order on one stack: up, convergence, a clean second preview and
+refresh, then updates (each a real `pulumi up` of one spec change, asserting what changed
+and that no stateful object was replaced), then teardown keeping the data.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from mlops_iac.dev.controlplane import ControlPlane, stop
+
+from .polling import wait_until
+from .toolchain import VENDORED_CHARTS, TierStack, not_converged, uids
+
+pytestmark = pytest.mark.controlplane
+
+STATEFUL_KINDS = ("statefulsets", "persistentvolumeclaims", "persistentvolumes", "namespaces")
+STATEFUL_TYPES = (
+    "kubernetes:apps/v1:StatefulSet",
+    "kubernetes:core/v1:PersistentVolumeClaim",
+    "kubernetes:core/v1:Namespace",
+    "random:index/randomPassword:RandomPassword",
+)
+
+
+@pytest.fixture(scope="module")
+def empty_plane(
+    controlplane_bin: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[ControlPlane]:
+    """A control plane of its own with no CRDs: the stack must install what it uses."""
+    if not VENDORED_CHARTS.is_dir():
+        pytest.fail(f"the vendored charts are missing: {VENDORED_CHARTS}")
+    root = tmp_path_factory.mktemp("toolchain-plane")
+    plane = ControlPlane(root, controlplane_bin)
+    plane.start(crds=False)
+    try:
+        yield plane
+    finally:
+        stop(root)
+
+
+@pytest.fixture(scope="module")
+def stack(empty_plane: ControlPlane) -> Iterator[TierStack]:
+    """The repo's local stack on the empty control plane, after a first `pulumi up`."""
+    deployed = TierStack.from_local_stack(empty_plane)
+    try:
+        assert empty_plane.get("crd")["items"] == []
+        deployed.up()
+        yield deployed
+    finally:
+        deployed.remove()
+
+
+def test_a_first_up_on_an_empty_cluster_installs_what_the_stack_uses_in_order(
+    stack: TierStack, empty_plane: ControlPlane
+) -> None:
+    crds = {item["spec"]["group"] for item in empty_plane.get("crd")["items"]}
+    kinds = {resource["type"] for resource in stack.resources()}
+
+    assert {"gateway.networking.k8s.io", "monitoring.coreos.com"} <= crds
+    assert "kubernetes:helm.sh/v3:Release" in kinds
+    assert "kubernetes:monitoring.coreos.com/v1:ServiceMonitor" in kinds
+    assert "kubernetes:gateway.networking.k8s.io/v1:HTTPRoute" in kinds
+
+
+def test_everything_the_stack_created_converges(
+    stack: TierStack, empty_plane: ControlPlane
+) -> None:
+    wait_until(lambda: not not_converged(empty_plane), timeout=180, what="convergence")
+    assert not_converged(empty_plane) == []
+
+
+def test_a_second_preview_plans_no_change(stack: TierStack) -> None:
+    stack.pulumi("preview", "--expect-no-changes", "--diff")
+
+
+def test_refresh_then_preview_plans_no_change(stack: TierStack) -> None:
+    stack.pulumi("refresh", "--yes", "--skip-preview")
+    stack.pulumi("preview", "--expect-no-changes", "--diff")
+
+
+def urn_type(urn: str) -> str:
+    """The resource type in a URN (`kubernetes:apps/v1:StatefulSet`)."""
+    return urn.split("::")[2].split("$")[-1]
+
+
+def urn_name(urn: str) -> str:
+    """The Pulumi name in a URN."""
+    return urn.split("::")[3]
+
+
+def _with(key: str, **changes: Any) -> Callable[[TierStack], None]:
+    """A spec change: merge `changes` into the config value `mlops:<key>`."""
+
+    def apply(stack: TierStack) -> None:
+        current = dict(stack.config.get(f"mlops:{key}") or {})
+        stack.set(f"mlops:{key}", {**current, **changes})
+
+    return apply
+
+
+ENDPOINT = {"name": "demo", "model": "models:/demo@champion"}
+UPDATES: list[tuple[str, Callable[[TierStack], None], dict[str, str]]] = [
+    (
+        "a replica count",
+        _with("registry", replicas=2),
+        {"local-registry-deployment": "update", "local-registry-pdb": "create"},
+    ),
+    (
+        "a container's resources",
+        _with("registry", resources={"cpu": "300m", "memory": "768Mi"}),
+        {"local-registry-deployment": "update"},
+    ),
+    (
+        "a new endpoint",
+        lambda stack: stack.set("mlops:serving", [ENDPOINT]),
+        {"local-serving-demo": "create"},
+    ),
+    (
+        "an endpoint's canary weight",
+        lambda stack: stack.set(
+            "mlops:serving",
+            [{**ENDPOINT, "canary": {"model": "models:/demo@challenger", "weight": 10}}],
+        ),
+        {"local-serving-demo-challenger": "create", "local-serving-demo-route": "create"},
+    ),
+    (
+        "the canary weight again",
+        lambda stack: stack.set(
+            "mlops:serving",
+            [{**ENDPOINT, "canary": {"model": "models:/demo@challenger", "weight": 50}}],
+        ),
+        {"local-serving-demo-route": "update"},
+    ),
+    (
+        "a removed endpoint",
+        lambda stack: stack.set("mlops:serving", None),
+        {"local-serving-demo": "delete"},
+    ),
+    (
+        "a training schedule",
+        lambda stack: stack.set(
+            "mlops:training",
+            {
+                **stack.config["mlops:training"],
+                "jobs": [{**stack.config["mlops:training"]["jobs"][0], "schedule": "0 3 * * *"}],
+            },
+        ),
+        {"local-training-job-demo": "update"},
+    ),
+    (
+        "a changed runtime image tag",
+        lambda stack: stack.set("mlops:runtime_image", "mlops-iac/runtime:0.1.1"),
+        {"local-training-job-demo": "update", "local-feature-store": "update"},
+    ),
+    (
+        "monitoring switched off",
+        lambda stack: stack.set("mlops:monitoring", None),
+        {"local-monitoring": "delete"},
+    ),
+    (
+        "monitoring switched on again",
+        lambda stack: stack.set(
+            "mlops:monitoring", {"grafana": {"ingress": {"host": "grafana.localtest.me"}}}
+        ),
+        {"local-monitoring": "create"},
+    ),
+]
+"""Each: what changes, the spec change, and for each Pulumi name prefix the one operation
+its resources may plan (at least one resource per prefix plans it; nothing else plans
+anything)."""
+
+
+@pytest.mark.parametrize(("what", "change", "expected"), UPDATES, ids=[u[0] for u in UPDATES])
+def test_an_update_changes_exactly_what_the_spec_change_says_and_keeps_the_data(
+    stack: TierStack,
+    empty_plane: ControlPlane,
+    what: str,
+    change: Callable[[TierStack], None],
+    expected: dict[str, str],
+) -> None:
+    before = uids(empty_plane, *STATEFUL_KINDS)
+    change(stack)
+    steps = stack.planned_steps()
+
+    unexpected = [
+        (step["op"], step["urn"])
+        for step in steps
+        if not any(
+            urn_name(step["urn"]).startswith(prefix) and step["op"] in (op, f"{op}-replacement")
+            for prefix, op in expected.items()
+        )
+    ]
+    assert unexpected == [], f"{what}: planned beyond the change"
+    for prefix, op in expected.items():
+        assert any(urn_name(s["urn"]).startswith(prefix) and s["op"] == op for s in steps), (
+            f"{what}: nothing under {prefix} plans {op}: {steps}"
+        )
+    stack.up()
+    wait_until(lambda: not not_converged(empty_plane), timeout=180)
+    assert not_converged(empty_plane) == []
+    stack.pulumi("preview", "--expect-no-changes")
+    after = uids(empty_plane, *STATEFUL_KINDS)
+    assert {k: v for k, v in before.items() if k in after and after[k] != v} == {}
