@@ -21,7 +21,30 @@ app = typer.Typer(
     help="Declare, test and deploy a whole MLOps stack with Pulumi.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
 )
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        from importlib.metadata import version
+
+        print(f"mlops-iac {version('mlops-iac')}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(
+    show_version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_print_version, is_eager=True, help="Print the version."
+        ),
+    ] = False,
+) -> None:
+    """Declare, test and deploy a whole MLOps stack with Pulumi."""
+
+
 app.add_typer(dev_app, name="dev")
 console = Console(soft_wrap=True)
 errors = Console(stderr=True, soft_wrap=True)
@@ -110,7 +133,14 @@ def check(out: Annotated[Path, typer.Argument(help="What `synth` wrote.")] = Pat
     from mlops_iac.validate import load_manifests
 
     directory = out / "manifests" if (out / "manifests").is_dir() else out
-    manifests = [manifest for _, manifest in load_manifests(directory)]
+    manifests = [manifest for _, manifest in load_manifests(directory)] if out.is_dir() else []
+    if not manifests:
+        errors.print(
+            f"[bold red]nothing to check[/]: no manifests under {out} (write them with "
+            "`mlops-iac synth . --stack <stack> --out out`)",
+            highlight=False,
+        )
+        raise typer.Exit(1)
     findings, excepted = run_checks(manifests)
     for finding in findings:
         errors.print(str(finding), highlight=False, markup=False)

@@ -114,13 +114,16 @@ def down_keeping_data(stack: Any, on_output: Callable[[str], None]) -> int:
 
 
 def unprotect_all(stack: Any) -> int:
-    """Lift `protect` from every resource in the stack's state (for `down --delete-data`);
-    how many were protected."""
+    """Lift `protect` and `retainOnDelete` from every resource in the stack's state (for
+    `down --delete-data`: a destroy then deletes the data too); how many had either."""
     from pulumi import automation as auto
 
     deployment = stack.export_stack()
     resources = deployment.deployment.get("resources", [])
-    lifted = sum(1 for resource in resources if resource.pop("protect", False))
+    lifted = 0
+    for resource in resources:
+        guarded = resource.pop("protect", False) | resource.pop("retainOnDelete", False)
+        lifted += bool(guarded)
     stack.import_stack(
         auto.Deployment(version=deployment.version, deployment=deployment.deployment)
     )

@@ -10,6 +10,9 @@ and that no stateful object was replaced), then teardown keeping the data.
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -19,7 +22,7 @@ import pytest
 from mlops_iac.dev.controlplane import ControlPlane, stop
 
 from .polling import wait_until
-from .toolchain import VENDORED_CHARTS, TierStack, not_converged, uids
+from .toolchain import REPO, VENDORED_CHARTS, TierStack, not_converged, uids
 
 pytestmark = pytest.mark.controlplane
 
@@ -211,3 +214,79 @@ def test_an_update_changes_exactly_what_the_spec_change_says_and_keeps_the_data(
     stack.pulumi("preview", "--expect-no-changes")
     after = uids(empty_plane, *STATEFUL_KINDS)
     assert {k: v for k, v in before.items() if k in after and after[k] != v} == {}
+
+
+DATA_KINDS = ("statefulsets", "persistentvolumeclaims", "secrets")
+
+
+def _data(plane: ControlPlane) -> dict[str, str]:
+    """uid of every StatefulSet, claim and Secret of the stack's namespace, and each
+    Secret's data (passwords must survive a teardown, or the data is unreadable)."""
+    found = {}
+    for kind in DATA_KINDS:
+        for item in plane.get(kind, "-n", "mlops")["items"]:
+            key = f"{kind}/{item['metadata']['name']}"
+            found[key] = item["metadata"]["uid"]
+            if kind == "secrets":
+                found[f"{key}#data"] = json.dumps(item.get("data", {}), sort_keys=True)
+    return found
+
+
+def mlops_iac(stack: TierStack, *args: str) -> str:
+    """`mlops-iac <args>` in the repo with the tier's environment (the Automation API then
+    drives the built CLI)."""
+    done = subprocess.run(
+        [sys.executable, "-m", "mlops_iac.cli", *args],
+        cwd=REPO,
+        env=stack.env(),
+        capture_output=True,
+        text=True,
+        timeout=1500,
+    )
+    output = done.stdout + done.stderr
+    assert done.returncode == 0, (
+        f"mlops-iac {' '.join(args)} exited {done.returncode}:\n{output[-6000:]}"
+    )
+    return output
+
+
+def test_mlops_iac_preview_drives_the_same_toolchain(stack: TierStack) -> None:
+    output = mlops_iac(stack, "preview", stack.name)
+
+    assert "Previewing update" in output
+
+
+def test_down_keeps_the_data_and_a_new_up_finds_it_unchanged(
+    stack: TierStack, empty_plane: ControlPlane
+) -> None:
+    before = _data(empty_plane)
+    assert any(key.startswith("statefulsets/") for key in before)
+
+    mlops_iac(stack, "down", stack.name)
+    kept = _data(empty_plane)
+    remaining = {r["type"] for r in stack.resources()}
+    assert "kubernetes:apps/v1:Deployment" not in remaining
+    assert {k: v for k, v in before.items() if kept.get(k) != v} == {}
+
+    mlops_iac(stack, "up", stack.name)
+    after = _data(empty_plane)
+    assert {k: v for k, v in before.items() if after.get(k) != v} == {}
+    wait_until(lambda: not not_converged(empty_plane), timeout=180)
+    assert not_converged(empty_plane) == []
+
+
+def test_production_refuses_destroy_while_protected_and_down_delete_data_removes_it(
+    stack: TierStack, empty_plane: ControlPlane
+) -> None:
+    stack.set("mlops:profile", "production")
+    stack.up()
+    refused = stack.pulumi("destroy", "--yes", "--skip-preview", check=False)
+    assert "protected" in refused
+
+    mlops_iac(stack, "down", stack.name, "--delete-data")
+    assert stack.resources() == [] or {r["type"] for r in stack.resources()} == {
+        "pulumi:pulumi:Stack"
+    }
+    wait_until(
+        lambda: not empty_plane.get("persistentvolumeclaims", "-n", "mlops")["items"], timeout=120
+    )

@@ -138,3 +138,31 @@ def test_a_leaked_secret_is_found_where_it_leaked(everything):
             f"{secret[:4]}... in stack outputs",
         ]
     )
+
+
+@pytest.mark.parametrize("where", ["missing", "empty"])
+def test_check_fails_when_there_is_nothing_to_check(tmp_path: Path, where: str) -> None:
+    from typer.testing import CliRunner
+
+    from mlops_iac.cli import app
+
+    folder = tmp_path / "out"
+    if where == "empty":
+        folder.mkdir()
+    result = CliRunner().invoke(app, ["check", str(folder)])
+
+    assert result.exit_code == 1
+    assert "nothing to check" in result.output
+
+
+def test_the_cli_has_a_version_and_short_help() -> None:
+    from importlib.metadata import version
+
+    from typer.testing import CliRunner
+
+    from mlops_iac.cli import app
+
+    assert (
+        CliRunner().invoke(app, ["--version"]).output.strip() == f"mlops-iac {version('mlops-iac')}"
+    )
+    assert "Usage" in CliRunner().invoke(app, ["-h"]).output
