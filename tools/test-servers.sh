@@ -5,6 +5,10 @@ set -euo pipefail
 missing=()
 command -v redis-server >/dev/null || missing+=(redis-server)
 compgen -G "/usr/lib/postgresql/*/bin/postgres" >/dev/null || missing+=(postgresql)
+
+# Headless browser for the MLflow UI test (tests/workloads/test_registry_browser.py).
+command -v chromium >/dev/null || missing+=(chromium)
+
 if ((${#missing[@]} == 0)); then
   exit 0
 fi

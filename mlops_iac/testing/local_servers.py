@@ -16,7 +16,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -117,20 +117,26 @@ class MlflowServer:
 
 
 @contextmanager
-def mlflow_server(root: Path, timeout: float = 90) -> Iterator[MlflowServer]:
+def mlflow_server(
+    root: Path, timeout: float = 90, *, flags: Sequence[str] = ()
+) -> Iterator[MlflowServer]:
     """Run MLflow with a SQLite backend and proxied local artifacts under `root`.
 
-    The job runner is off (MLFLOW_SERVER_ENABLE_JOB_EXECUTION=false): 2 processes and
-    ~0.5 GB instead of ~10 and ~2.4 GB. The server runs in its own session and the whole
-    process group is stopped on exit, since SIGTERM to the parent alone orphans workers.
+    As the registry's Deployment does, the backend store comes from
+    `MLFLOW_BACKEND_STORE_URI` and the job runner is off
+    (MLFLOW_SERVER_ENABLE_JOB_EXECUTION=false): 2 processes and ~0.5 GB instead of ~10 and
+    ~2.4 GB. `flags` are more `mlflow server` options (the last of a repeated one wins), e.g.
+    a synthesized Deployment's `--allowed-hosts` and `--cors-allowed-origins`. The server
+    runs in its own session and the whole process group is stopped on exit, since SIGTERM
+    to the parent alone orphans workers.
     """
     root.mkdir(parents=True, exist_ok=True)
     port = free_port()
     command = [
         sys.executable, "-m", "mlflow", "server",
-        "--backend-store-uri", f"sqlite:///{root / 'mlflow.db'}",
         "--artifacts-destination", str(root / "artifacts"),
         "--host", LOOPBACK, "--port", str(port), "--workers", "1",
+        *flags,
     ]  # fmt: skip
     log: IO[bytes]
     with open(root / "server.log", "wb") as log:
@@ -138,7 +144,10 @@ def mlflow_server(root: Path, timeout: float = 90) -> Iterator[MlflowServer]:
             command,
             stdout=log,
             stderr=subprocess.STDOUT,
-            env=venv_environ(MLFLOW_SERVER_ENABLE_JOB_EXECUTION="false"),
+            env=venv_environ(
+                MLFLOW_BACKEND_STORE_URI=f"sqlite:///{root / 'mlflow.db'}",
+                MLFLOW_SERVER_ENABLE_JOB_EXECUTION="false",
+            ),
             start_new_session=True,
         )
         try:

@@ -17,15 +17,37 @@ from pulumi.runtime.sync_await import _sync_await
 
 from .manifests import (
     MASK,
+    ObjectIdentity,
     canonical,
+    duplicate_objects,
     is_kubernetes_object,
     manifest_filename,
+    manifest_filenames,
     mask_secret_data,
     mask_secrets,
     to_manifest,
 )
 from .mocks import RealisticMocks, RecordingMonitor, Registration
 from .output_wait import linear_output_wait
+
+
+class DuplicateObjectError(Exception):
+    """Two or more resources declare one Kubernetes object (apiVersion's group, kind,
+    namespace, name): a cluster refuses every one after the first (AlreadyExists)."""
+
+    duplicates: list[tuple[ObjectIdentity, list[str]]]
+    """Each identity declared more than once, with the URNs of the resources declaring it."""
+
+    def __init__(self, duplicates: list[tuple[ObjectIdentity, list[str]]]) -> None:
+        self.duplicates = duplicates
+        lines = [
+            f"{identity} is declared by {len(urns)} resources: {', '.join(urns)}"
+            for identity, urns in duplicates
+        ]
+        super().__init__(
+            "Kubernetes objects declared more than once (a cluster refuses all but the "
+            "first with AlreadyExists):\n  " + "\n  ".join(lines)
+        )
 
 
 @dataclass
@@ -93,16 +115,18 @@ class SynthResult:
             for r in self.resources
         ]
 
-    def write(self, out: Path) -> None:
-        """Write `resources.json`, `outputs.json` and `manifests/*.yaml` under `out`."""
+    def write(self, out: Path) -> int:
+        """Write `resources.json`, `outputs.json` and `manifests/*.yaml` under `out`; return
+        how many manifest files were written (one per object, see `manifest_filenames`)."""
+        names = manifest_filenames(self.manifests)
         manifests_dir = out / "manifests"
         manifests_dir.mkdir(parents=True, exist_ok=True)
         (out / "resources.json").write_text(json.dumps(self.resources_json(), indent=2) + "\n")
         shown = {k: MASK if k in self.secret_outputs else v for k, v in self.outputs.items()}
         (out / "outputs.json").write_text(json.dumps(shown, indent=2, sort_keys=True) + "\n")
-        for manifest in self.manifests:
-            path = manifests_dir / manifest_filename(manifest)
-            path.write_text(yaml.safe_dump(manifest, sort_keys=False))
+        for name, manifest in zip(names, self.manifests, strict=True):
+            (manifests_dir / name).write_text(yaml.safe_dump(manifest, sort_keys=False))
+        return len(names)
 
 
 def _mask_secret_objects(registration: Registration) -> dict[str, Any]:
@@ -124,6 +148,7 @@ def synth(
 
     `config` is flat Pulumi config (`{"mlops:target": {...}}`); structured values may be given
     as Python objects. The program runs in a fresh thread, so every call starts clean.
+    Raises `DuplicateObjectError` when two resources declare one Kubernetes object.
     """
     monitor = RecordingMonitor(RealisticMocks())
     flat = {key: _config_text(value) for key, value in (config or {}).items()}
@@ -150,7 +175,8 @@ def synth_project(
     directory: str | Path, stack: str, overrides: Mapping[str, Any] | None = None
 ) -> SynthResult:
     """Synthesize the Pulumi project in `directory` with `Pulumi.<stack>.yaml` (and its
-    project defaults), each key of `overrides` replacing that config value."""
+    project defaults), each key of `overrides` replacing that config value (errors as
+    `synth`'s)."""
     from mlops_iac.program import PulumiProject
 
     project = PulumiProject.load(Path(directory))
@@ -186,6 +212,9 @@ def _configure(monitor: RecordingMonitor, project: str, stack: str) -> None:
 def _result(monitor: RecordingMonitor) -> SynthResult:
     # Registration order depends on when outputs resolve; sort for a deterministic result.
     resources = sorted(monitor.registrations, key=lambda r: r.urn)
+    duplicates = duplicate_objects(resources)
+    if duplicates:
+        raise DuplicateObjectError(duplicates)
     manifests = sorted(
         (to_manifest(r) for r in resources if is_kubernetes_object(r)), key=manifest_filename
     )
