@@ -18,20 +18,37 @@ from mlops_iac.spec import ResourceRequirements
 
 # Creates the role and the database when missing and (re)sets the role's password, so a
 # re-run after a password rotation converges. psql variables keep every value quoted.
+#
+# The admin need not be a superuser (RDS's master user is not: it has CREATEROLE and
+# CREATEDB). `CREATE DATABASE ... OWNER r` and `ALTER DATABASE ... OWNER TO r` then
+# require the admin to be able to act as `r`: a member of `r` before PostgreSQL 16, one
+# allowed to `SET ROLE r` from 16 on (a CREATEROLE user gets only ADMIN OPTION on the
+# roles it creates). So the admin grants `r` to itself first (`WITH SET TRUE` on 16+,
+# syntax older servers lack; re-granting only prints a notice). The values come from the
+# environment through `\getenv` (psql 15+; the image's psql is 17), never from psql's
+# command line, where every process on the node could read them.
 DATABASE_INIT_SQL = """\
+\\getenv role DB_USER
+\\getenv db DB_NAME
+\\getenv password DB_PASSWORD
 SELECT format('CREATE ROLE %I LOGIN', :'role')
   WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = :'role')\\gexec
 ALTER ROLE :"role" WITH LOGIN PASSWORD :'password';
+SELECT format('GRANT %I TO %I', :'role', current_user)
+  || CASE WHEN current_setting('server_version_num')::int >= 160000
+          THEN ' WITH SET TRUE' ELSE '' END\\gexec
 SELECT format('CREATE DATABASE %I OWNER %I', :'db', :'role')
   WHERE NOT EXISTS (SELECT FROM pg_database WHERE datname = :'db')\\gexec
 ALTER DATABASE :"db" OWNER TO :"role";
 """
 
 DATABASE_INIT_SCRIPT = (
-    'until pg_isready -h "$PGHOST" -p "$PGPORT" -U postgres; do sleep 2; done\n'
-    'psql -v ON_ERROR_STOP=1 -v role="$DB_USER" -v password="$DB_PASSWORD" -v db="$DB_NAME" '
-    "<<'SQL'\n" + DATABASE_INIT_SQL + "SQL\n"
+    ': "${DB_USER:?}" "${DB_NAME:?}" "${DB_PASSWORD:?}" "${PGPASSWORD:?}"\n'
+    'until pg_isready -h "$PGHOST" -p "$PGPORT"; do sleep 2; done\n'
+    "psql -v ON_ERROR_STOP=1 <<'SQL'\n" + DATABASE_INIT_SQL + "SQL\n"
 )
+"""The Job's `bash -ec` script: every value (the admin's password in `PGPASSWORD`, the
+role's in `DB_PASSWORD`) stays in the environment."""
 
 ADMIN_PASSWORD_KEY = "POSTGRES_PASSWORD"
 """Key of the admin password in the admin Secret."""
