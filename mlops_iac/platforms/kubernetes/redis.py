@@ -18,30 +18,41 @@ from . import single_node
 
 PORT = 6379
 DATA_DIR = "/data"
+CONFIG_DIR = "/run/redis"
+"""A memory-backed emptyDir: the configuration file written at start, password included."""
 PASSWORD_KEY = "REDIS_PASSWORD"
+CLI_AUTH_ENV = "REDISCLI_AUTH"
+"""Where `redis-cli` (the probes) reads the password: not `-a`, which is its argv."""
 
 
 def server_command() -> list[str]:
-    """`redis-server` with the password from the environment (`$(VAR)` is expanded by the
-    kubelet, so the password is not in the pod spec) and append-only persistence."""
-    return [
-        "redis-server",
-        "--port",
-        str(PORT),
-        "--requirepass",
-        f"$({PASSWORD_KEY})",
-        "--appendonly",
-        "yes",
-        "--dir",
-        DATA_DIR,
-        "--protected-mode",
-        "no",
-    ]
+    """A shell that writes `redis.conf` (append-only persistence, the password from the
+    environment) into CONFIG_DIR, then execs `redis-server` on that file.
+
+    The password must stay off every command line: `--requirepass $(VAR)` would have the
+    kubelet expand it into the process's argv (readable by every process on the node and
+    in the runtime's records). `echo` and `printf` are shell builtins, so writing the file
+    starts no process with it either. The generated password is alphanumeric, so it needs
+    no escaping inside the quoted `requirepass` value.
+    """
+    conf = f"{CONFIG_DIR}/redis.conf"
+    script = (
+        "umask 077\n"
+        "{\n"
+        f"  echo 'port {PORT}'\n"
+        f"  echo 'dir {DATA_DIR}'\n"
+        "  echo 'appendonly yes'\n"
+        "  echo 'protected-mode no'\n"
+        f'  printf \'requirepass "%s"\\n\' "${PASSWORD_KEY}"\n'
+        f"}} > {conf}\n"
+        f"exec redis-server {conf}\n"
+    )
+    return ["sh", "-ec", script]
 
 
 def ping_probe(period: int, failures: int) -> dict[str, Any]:
-    """`redis-cli ping` with the password from the environment."""
-    script = f'redis-cli -a "${PASSWORD_KEY}" --no-auth-warning ping | grep -q PONG'
+    """`redis-cli ping`, authenticated by REDISCLI_AUTH from the environment."""
+    script = f"redis-cli -p {PORT} ping | grep -q PONG"
     return pods.exec_probe(["sh", "-c", script], period=period, failures=failures)
 
 
@@ -85,13 +96,16 @@ class InClusterRedis(pulumi.ComponentResource):
             "name": "redis",
             "image": versions.REDIS_IMAGE,
             "command": server_command(),
-            "env": [password_ref.env(PASSWORD_KEY)],
+            "env": [password_ref.env(PASSWORD_KEY), password_ref.env(CLI_AUTH_ENV)],
             "ports": [{"name": "redis", "containerPort": PORT}],
             "resources": resources.to_kubernetes(),
             "securityContext": pods.container_security_context(),
             "readinessProbe": ping_probe(period=5, failures=3),
             "livenessProbe": ping_probe(period=15, failures=6),
-            "volumeMounts": [{"name": "data", "mountPath": DATA_DIR}],
+            "volumeMounts": [
+                {"name": "data", "mountPath": DATA_DIR},
+                {"name": "config", "mountPath": CONFIG_DIR},
+            ],
         }
         statefulset = k8s.apps.v1.StatefulSet(
             f"{name}-statefulset",
@@ -102,7 +116,7 @@ class InClusterRedis(pulumi.ComponentResource):
                 match=match,
                 uid=versions.REDIS_UID,
                 container=container,
-                volumes=[],
+                volumes=[{"name": "config", "emptyDir": {"medium": "Memory", "sizeLimit": "1Mi"}}],
                 storage=storage,
                 storage_class=storage_class,
             ),
