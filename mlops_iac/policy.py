@@ -1,5 +1,6 @@
 """Policy checks on synthesized manifests: Pod Security `restricted`, resources, probes,
-pinned images, secrets kept out of plain values, a default-deny NetworkPolicy per namespace.
+pinned images, secrets kept out of plain values and off command lines, a default-deny
+NetworkPolicy per namespace.
 
 `mlops-iac check DIR` runs them on what `mlops-iac synth` wrote; the tests run them on every
 reference stack. Exceptions live in `EXCEPTIONS`, each with its reason, and are reported.
@@ -20,6 +21,17 @@ SECRET_ENV = re.compile(r"(PASSWORD|SECRET|TOKEN|_KEY$|ACCESS_KEY|PRIVATE)", re.
 """Env var names whose value must come from a Secret, never as a plain `value`."""
 ALLOWED_SECRET_ENV_VALUES = {"AWS_ACCESS_KEY_ID"}
 """Names that match SECRET_ENV but are identifiers, not secrets (still never plain here)."""
+VARIABLE_REFERENCE = re.compile(r"\$\$|\$\(([-._a-zA-Z][-._a-zA-Z0-9]*)\)")
+"""A `$(NAME)` reference the kubelet expands in `command` and `args` (`$$` escapes `$`)."""
+SECRET_OPTION = re.compile(
+    r"^--?(?:[a-z0-9.]+[-_])*(password|passwd|pass|pwd|requirepass|secret|token|api[-_]?key|"
+    r"access[-_]?key|secret[-_]?key|private[-_]?key|auth)(?:=(?P<value>.*))?$",
+    re.IGNORECASE,
+)
+"""A command-line option whose value is a secret (`--password=...`, `--requirepass x`);
+options that name a file holding it (`--token-file`) end in another word and pass."""
+URL_PASSWORD = re.compile(r"[a-z][a-z0-9+.-]*://[^/\s:@]+:(?P<password>[^@\s/]+)@", re.IGNORECASE)
+"""A URL with a password in its user info (`postgresql://user:secret@host/db`)."""
 
 
 @dataclass(frozen=True)
@@ -150,11 +162,83 @@ def _secret_values(pod: dict[str, Any]) -> Iterator[str]:
                 yield f"container {container.get('name')} sets {name} as a plain value"
 
 
+def variable_references(text: str) -> list[str]:
+    """Names that `$(NAME)` references in `text` expand (escaped `$$(NAME)` ones do not)."""
+    return [m.group(1) for m in VARIABLE_REFERENCE.finditer(text) if m.group(1)]
+
+
+def _secret_env_names(container: dict[str, Any]) -> dict[str, str]:
+    """The container's env vars whose value comes from a Secret, with that Secret's name."""
+    names = {}
+    for variable in container.get("env") or []:
+        ref = (variable.get("valueFrom") or {}).get("secretKeyRef")
+        if ref is not None:
+            names[str(variable.get("name"))] = str(ref.get("name"))
+    return names
+
+
+def _literal_secrets(parts: list[str]) -> Iterator[str]:
+    """Secrets written into a command line: a secret option with a value, a URL with a
+    password. A password that is only a `$(NAME)` reference is reported by the caller."""
+    tokens = [t.strip("'\"") for part in parts for t in part.split()]
+    for index, token in enumerate(tokens):
+        option = SECRET_OPTION.match(token)
+        if option:
+            value = option.group("value")
+            if value is None and index + 1 < len(tokens) and not tokens[index + 1].startswith("-"):
+                value = tokens[index + 1]
+            if value and not VARIABLE_REFERENCE.fullmatch(value):
+                yield f"option {token.split('=', 1)[0]} with a value"
+        url = URL_PASSWORD.search(token)
+        if url and not VARIABLE_REFERENCE.fullmatch(url.group("password")):
+            yield "a URL with a password"
+
+
+def _exec_commands(container: dict[str, Any]) -> Iterator[tuple[str, list[str]]]:
+    for probe in ("readinessProbe", "livenessProbe", "startupProbe"):
+        command = ((container.get(probe) or {}).get("exec") or {}).get("command")
+        if command:
+            yield probe, [str(part) for part in command]
+    for hook, handler in (container.get("lifecycle") or {}).items():
+        command = ((handler or {}).get("exec") or {}).get("command")
+        if command:
+            yield f"lifecycle.{hook}", [str(part) for part in command]
+
+
+def _secret_argv(pod: dict[str, Any]) -> Iterator[str]:
+    """No secret on a command line: every process on the node can read another's argv
+    (/proc/<pid>/cmdline, `ps`), and the runtime records it. A `$(NAME)` in `command` or
+    `args` is expanded by the kubelet into the process's argv, so it must not name a
+    variable from a Secret or one whose name says it is secret; nor may a command, a
+    probe's or a hook's, hold a secret option's value or a URL with a password. Shell
+    scripts (`sh -c`) are checked as text: a shell variable they pass to a program is not
+    seen here (the workload tests run those commands and look at their argv)."""
+    for _, container in _containers(pod):
+        name = container.get("name")
+        from_secrets = _secret_env_names(container)
+        parts = [str(p) for key in ("command", "args") for p in container.get(key) or []]
+        for variable in dict.fromkeys(v for part in parts for v in variable_references(part)):
+            if variable in from_secrets:
+                source = f"from Secret {from_secrets[variable]}"
+            elif SECRET_ENV.search(variable) and variable not in ALLOWED_SECRET_ENV_VALUES:
+                source = "a secret's name"
+            else:
+                continue
+            yield (
+                f"container {name} puts $({variable}) ({source}) on its command line: "
+                "pass it in the environment or a file"
+            )
+        for where, command in [("command", parts), *_exec_commands(container)]:
+            for what in dict.fromkeys(_literal_secrets(command)):
+                yield f"container {name} has {what} in its {where}"
+
+
 POD_RULES = {
     "pod-security": _pod_security,
     "resources": _resources,
     "images": _images,
     "secret-values": _secret_values,
+    "secret-argv": _secret_argv,
 }
 
 
