@@ -12,6 +12,10 @@ from typing import Any
 from mlops_iac.spec import ResourceRequirements, StackSpec
 
 GRAFANA_ADMIN_SECRET = "grafana-admin"
+GRAFANA_SIDECAR_ROLE = "grafana-sidecar-configmaps"
+"""The Role Grafana's sidecars get instead of the chart's: the chart's own Role and
+ClusterRole always grant Secrets with the ConfigMaps (whatever the sidecars' `resource`),
+and cluster-wide unless `rbac.namespaced`."""
 PUSHGATEWAY_RELEASE = "pushgateway"
 PUSHGATEWAY_PORT = 9091
 RESTRICTED_CONTAINER = {
@@ -66,6 +70,43 @@ def component_resources(spec: StackSpec) -> dict[str, ResourceRequirements]:
     return chosen
 
 
+def grafana_sidecar_role(namespace: str) -> dict[str, Any]:
+    """Read-only access to the ConfigMaps of `namespace`: what the dashboard and datasource
+    sidecars need, and nothing else (no Secret, no other namespace)."""
+    return {
+        "apiVersion": "rbac.authorization.k8s.io/v1",
+        "kind": "Role",
+        "metadata": {
+            "name": GRAFANA_SIDECAR_ROLE,
+            "namespace": namespace,
+            "labels": {
+                "app.kubernetes.io/name": "grafana",
+                "app.kubernetes.io/part-of": "mlops-iac",
+            },
+        },
+        "rules": [
+            {"apiGroups": [""], "resources": ["configmaps"], "verbs": ["get", "list", "watch"]}
+        ],
+    }
+
+
+def grafana_sidecars(namespace: str) -> dict[str, Any]:
+    """The dashboard and datasource sidecars load ConfigMaps (not Secrets) from the
+    monitoring namespace only, where the stack's dashboards and the chart's datasource
+    live. The chart's default for kube-prometheus-stack is every namespace (`ALL`), and
+    `both` kinds: a ClusterRole reading every Secret in the cluster."""
+    return {
+        "dashboards": {
+            "enabled": True,
+            "label": "grafana_dashboard",
+            "labelValue": "1",
+            "searchNamespace": namespace,
+            "resource": "configmap",
+        },
+        "datasources": {"searchNamespace": namespace, "resource": "configmap"},
+    }
+
+
 def node_exporter_enabled(spec: StackSpec) -> bool:
     """Node metrics need hostNetwork/hostPID pods: production only."""
     return spec.profile == "production"
@@ -75,7 +116,9 @@ def kube_prometheus_values(spec: StackSpec) -> dict[str, Any]:
     """kube-prometheus-stack values: the `local` profile leaves out Alertmanager, node
     exporter and the control-plane scrapes that kind does not expose, keeps samples in an
     emptyDir, and picks up every ServiceMonitor, PodMonitor and PrometheusRule in the
-    cluster (not only the release's)."""
+    cluster (not only the release's). Grafana reads only the monitoring namespace's
+    ConfigMaps (`grafana_sidecars`, `grafana_sidecar_role`); kube-state-metrics does not
+    list Secrets (its `secrets` collector would read every Secret in the cluster)."""
     monitoring = spec.monitoring
     assert monitoring is not None
     resources = component_resources(spec)
@@ -118,7 +161,10 @@ def kube_prometheus_values(spec: StackSpec) -> dict[str, Any]:
         },
         "prometheus": {"prometheusSpec": prometheus_spec},
         "prometheusOperator": {"resources": resources["operator"].to_kubernetes()},
-        "kube-state-metrics": {"resources": resources["kube-state-metrics"].to_kubernetes()},
+        "kube-state-metrics": {
+            "resources": resources["kube-state-metrics"].to_kubernetes(),
+            "collectorsExclude": ["secrets"],
+        },
         "grafana": {
             "enabled": monitoring.grafana.enabled,
             "defaultDashboardsEnabled": production,
@@ -129,14 +175,9 @@ def kube_prometheus_values(spec: StackSpec) -> dict[str, Any]:
             },
             "persistence": {"enabled": False},
             "resources": resources["grafana"].to_kubernetes(),
-            "sidecar": {
-                "dashboards": {
-                    "enabled": True,
-                    "label": "grafana_dashboard",
-                    "labelValue": "1",
-                    "searchNamespace": "ALL",
-                }
-            },
+            "sidecar": grafana_sidecars(spec.monitoring_namespace),
+            "rbac": {"namespaced": True, "useExistingRole": GRAFANA_SIDECAR_ROLE},
+            "extraObjects": [grafana_sidecar_role(spec.monitoring_namespace)],
         },
     }
     return deep_merge(values, monitoring.values)
