@@ -26,7 +26,7 @@ RELEASE = "monitoring"
 DRIFT_RESOURCES = ResourceRequirements(
     cpu="100m", memory="512Mi", cpu_limit="1", memory_limit="1Gi"
 )
-API_SERVER_PORTS = (443, 6443)
+EKS_API_SERVER_PORT = 443
 CHECKOV_SKIP_ANNOTATION = "checkov.io/skip1"
 TOKEN_NEEDED = (
     "CKV_K8S_38=the drift monitor calls the Kubernetes API to start retraining; its "
@@ -274,7 +274,7 @@ class Monitoring(pulumi.ComponentResource):
             name="drift-monitor-egress",
             namespace=client.name,
             labels=labels,
-            spec=_drift_egress(match, spec.monitoring_namespace),
+            spec=_drift_egress(spec, match),
             opts=in_training,
         )
         env = [pods.env_value("MLFLOW_TRACKING_URI", registry.tracking_uri), *logs.env()]
@@ -346,17 +346,41 @@ def _scrape_policy(monitoring_namespace: str, ports: list[int]) -> dict[str, Any
     }
 
 
-def _drift_egress(match: dict[str, str], monitoring_namespace: str) -> dict[str, Any]:
-    """Drift pods may push to the Pushgateway and call the Kubernetes API (whose address
-    is not a pod, so it is allowed by port only)."""
+def _drift_egress(spec: StackSpec, match: dict[str, str]) -> dict[str, Any]:
+    """Drift pods may push to the Pushgateway and call the Kubernetes API server, nothing
+    else.
+
+    The API server is no pod, so it is allowed by address. Most CNIs (kindnet, Calico,
+    Cilium) enforce NetworkPolicies on the connection after the `kubernetes` Service's
+    ClusterIP has been translated to an endpoint, so the rule names the endpoints'
+    addresses and port, not the ClusterIP:
+
+    - AWS: the VPC's CIDR on 443. With private endpoint access (the stack always enables
+      it) the Service's endpoints are EKS's control-plane network interfaces in the
+      cluster's subnets; their addresses change when AWS replaces them (upgrades), so the
+      VPC is the narrowest range that stays right without re-reading them.
+    - kind and existing clusters: `target.api_server`; by default, for kind, Docker's
+      default address pools (kind's network and its control-plane node are there) on 6443;
+      for an existing cluster the private IPv4 ranges on 443 and 6443, which its spec
+      should narrow to the cluster's own endpoints.
+    """
+    target = spec.target
+    if target.kind == "aws":
+        cidrs = [target.network.vpc_cidr or target.network.cidr]
+        ports = [EKS_API_SERVER_PORT]
+    else:
+        cidrs, ports = list(target.api_server.cidrs), list(target.api_server.ports)
     return {
         "podSelector": {"matchLabels": match},
         "policyTypes": ["Egress"],
         "egress": [
             {
-                "to": [network.namespace_peer(monitoring_namespace)],
+                "to": [network.namespace_peer(spec.monitoring_namespace)],
                 "ports": [{"protocol": "TCP", "port": monitoring_values.PUSHGATEWAY_PORT}],
             },
-            {"ports": [{"protocol": "TCP", "port": port} for port in API_SERVER_PORTS]},
+            {
+                "to": [{"ipBlock": {"cidr": cidr}} for cidr in cidrs],
+                "ports": [{"protocol": "TCP", "port": port} for port in ports],
+            },
         ],
     }

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import ipaddress
 from typing import Annotated, Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from .aws import AwsTarget
 from .types import Dns1123Label, Quantity, ShortName, SpecModel
@@ -57,6 +58,47 @@ class _KubernetesTargetBase(SpecModel):
     )
 
 
+class ApiServerSpec(SpecModel):
+    """Where the cluster's pods reach the Kubernetes API server: what the egress
+    NetworkPolicy of the pods that call it (the drift monitor, which starts retraining Jobs)
+    allows.
+
+    NetworkPolicies see a connection to the `kubernetes` Service after kube-proxy (or the
+    CNI's own service handling) has translated its ClusterIP to an endpoint: in kindnet,
+    Calico, Cilium and most CNIs a policy must allow the API server's own addresses and
+    port, which `kubectl get endpointslices -n default -l kubernetes.io/service-name=kubernetes`
+    lists."""
+
+    cidrs: list[str] = Field(
+        min_length=1, description="Networks holding the API server's endpoint addresses."
+    )
+    ports: list[Annotated[int, Field(ge=1, le=65535)]] = Field(
+        min_length=1, description="The API server's endpoint port(s) (kubeadm and kind: 6443)."
+    )
+
+    @field_validator("cidrs")
+    @classmethod
+    def _networks(cls, cidrs: list[str]) -> list[str]:
+        for cidr in cidrs:
+            try:
+                ipaddress.ip_network(cidr)
+            except ValueError:
+                raise ValueError(f"{cidr!r} is not a CIDR such as 172.18.0.0/16") from None
+        return cidrs
+
+
+KIND_API_SERVER = ApiServerSpec(cidrs=["172.16.0.0/12", "192.168.0.0/16"], ports=[6443])
+"""kind's control-plane node is a container on Docker's `kind` network, whose subnet Docker
+takes from its default address pools (172.17.0.0/16 to 172.31.0.0/16, then /20s of
+192.168.0.0/16); the API server listens on 6443 there."""
+PRIVATE_API_SERVER = ApiServerSpec(
+    cidrs=["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16"], ports=[443, 6443]
+)
+"""An existing cluster's API server is somewhere unknown in advance: by default anywhere in
+the private IPv4 ranges on the usual ports (no public address); set `api_server` to the
+cluster's own endpoints to narrow it."""
+
+
 class KindTarget(_KubernetesTargetBase):
     """A local kind cluster. `mlops-iac up local` creates it; the stack only deploys into it."""
 
@@ -69,6 +111,11 @@ class KindTarget(_KubernetesTargetBase):
         description="With routing.mode `gateway` and a `gateway_class`: install Envoy Gateway "
         "(pinned Helm chart, with the Gateway API CRDs) and that GatewayClass, its Envoy "
         "Service on node port 30080 (the shipped kind config maps it to the host's port 80).",
+    )
+    api_server: ApiServerSpec = Field(
+        default_factory=lambda: KIND_API_SERVER.model_copy(deep=True),
+        description="The API server's endpoint addresses and port, for egress NetworkPolicies; "
+        "by default Docker's default address pools (where kind's network is) on 6443.",
     )
 
     @property
@@ -96,6 +143,13 @@ class KubernetesTarget(_KubernetesTargetBase):
         "its Envoy Service a NodePort (node port 30080). Off by default: an existing cluster "
         "usually has its own Gateway implementation; then list `gateway-api` in "
         "`preinstalled`.",
+    )
+    api_server: ApiServerSpec = Field(
+        default_factory=lambda: PRIVATE_API_SERVER.model_copy(deep=True),
+        description="The API server's endpoint addresses and port(s), for egress "
+        "NetworkPolicies; by default the private IPv4 ranges on 443 and 6443. Set it to the "
+        "cluster's own (`kubectl get endpointslices -n default -l "
+        "kubernetes.io/service-name=kubernetes`).",
     )
 
 
