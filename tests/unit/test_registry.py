@@ -295,3 +295,11 @@ def test_synth_output_is_byte_for_byte_deterministic(
     assert len(first) > 20
     for relative, path in first.items():
         assert path.read_bytes() == second[relative].read_bytes(), relative
+
+
+def test_the_stack_namespace_keeps_the_data_it_holds(make_spec: Any, synth_stack: Any) -> None:
+    local = synth_stack(make_spec())
+    production = synth_stack(make_spec(profile="production"))
+
+    assert local.resource("test-platform-namespace").retain_on_delete
+    assert production.resource("test-platform-namespace").protect
