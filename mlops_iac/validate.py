@@ -17,6 +17,11 @@ import yaml
 
 DEFAULT_KUBERNETES_VERSION = "1.37"
 """The Kubernetes minor of kind v0.33's default node image (kindest/node:v1.37.0)."""
+SUPPORTED_KUBERNETES_VERSIONS = ("1.33", "1.34", "1.35", "1.36", "1.37")
+"""The minors the stacks are validated against (CI checks every reference stack on each):
+1.37, kind v0.33's default; 1.35, the EKS default of the AWS target, with 1.34 the other EKS
+version in standard support (2026-12); 1.36; and 1.33 as the oldest existing cluster claimed
+(EKS extended support since 2026-07). Older clusters may work but are not checked."""
 
 CRD_SCHEMA_DIR = Path(__file__).parent / "schemas" / "crds"
 

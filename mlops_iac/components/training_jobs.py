@@ -91,7 +91,7 @@ def pod_failure_policy(job: TrainingJobSpec) -> dict[str, Any]:
     """Evictions and preemptions do not count as failures; an invalid trainer config fails
     the Job at once (retrying cannot fix it)."""
     rules: list[dict[str, Any]] = [
-        {"action": "Ignore", "onPodConditions": [{"type": "DisruptionTarget"}]}
+        {"action": "Ignore", "onPodConditions": [{"type": "DisruptionTarget", "status": "True"}]}
     ]
     if job.command is None:
         rules.append(

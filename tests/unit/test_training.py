@@ -171,7 +171,10 @@ def test_the_trainer_command_carries_every_setting_of_the_job(stack):
 def test_an_invalid_config_fails_the_job_at_once_and_evictions_are_not_failures(stack):
     rules = cronjob(stack, "churn")["jobTemplate"]["spec"]["podFailurePolicy"]["rules"]
 
-    assert {"action": "Ignore", "onPodConditions": [{"type": "DisruptionTarget"}]} in rules
+    assert {
+        "action": "Ignore",
+        "onPodConditions": [{"type": "DisruptionTarget", "status": "True"}],
+    } in rules
     assert {
         "action": "FailJob",
         "onExitCodes": {"containerName": "trainer", "operator": "In", "values": [2]},
