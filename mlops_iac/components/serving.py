@@ -24,10 +24,12 @@ from mlops_iac.components.serving_runtime import (
     inference_logger_container,
     mlflow_serve_container,
     mlserver_container,
+    model_hint,
 )
 from mlops_iac.k8s import network, pods, resources
 from mlops_iac.platforms.base import Platform, with_bucket_names
 from mlops_iac.spec import AutoscalingSpec, EndpointSpec, ExposeSpec, StackSpec
+from mlops_iac.spec.serving import registered_model_of
 
 ENDPOINT_LABEL = "mlops-iac.dev/endpoint"
 """Carried by the stable and the challenger pods of one endpoint."""
@@ -35,6 +37,30 @@ FEATURE_SERVER_ENV = "FEATURE_SERVER_URL"
 """Set on the model server's container when the endpoint asks for the feature server."""
 KSERVE_PREDICTOR_PORT = 80
 """KServe's `<name>-predictor` Service port in Standard mode."""
+AWAIT_PODS_CREATED = {"pulumi.com/waitFor": "jsonpath={.status.updatedReplicas}"}
+"""What `pulumi up` waits for on an endpoint's Deployments (stable and challenger): that the
+Deployment controller has seen this spec and the API server admitted at least one pod of it,
+not that the pods are ready.
+
+Why: endpoints are created in the same first `up` as the registry, before any model is
+trained, so their pods wait in `Init` (mlops_iac.workloads.model_fetch) until a model is
+promoted. The provider's default await wants every replica ready and failed that `up` after
+10 minutes. With `pulumi.com/waitFor` the provider runs only this JSONPath condition, which
+it checks against the current generation (`status.observedGeneration`); `updatedReplicas` is
+absent until a pod of the new template exists.
+
+Trade-off: a rollout whose pods never become ready (no model yet, a model that does not
+load, a crash at start) no longer fails `up`. What still guards it: `maxUnavailable: 0` and
+the readiness probe keep the old pods serving until new ones are ready (a bad rollout stalls,
+it does not take the endpoint down); the PodDisruptionBudget keeps evictions from doing it
+either; the Deployment's `Progressing` condition turns False after progressDeadlineSeconds
+(`kubectl rollout status deployment/<name>` reports it), and the init container's log says
+what it waits for. A pod the API server refuses (Pod Security admission, a ResourceQuota)
+still fails `up`, at the provider's timeout. Not `pulumi.com/skipAwait`: on a Deployment it
+also stops `pulumi destroy` from waiting for the deletion (a provider legacy), and it would
+drop that admission check. One thing it does not change: `pulumi refresh` still runs the
+provider's own readiness check (only skipAwait turns that off) and reports a Deployment whose
+pods still wait as not initialized."""
 
 
 def backend_refs(
@@ -219,7 +245,9 @@ class ServingEndpoint(pulumi.ComponentResource):
         replicas: int | None,
     ) -> None:
         """`replicas` None leaves the count to an autoscaler (or every update would reset
-        the scale it chose)."""
+        the scale it chose). `up` waits for the pods to exist, not to be ready
+        (AWAIT_PODS_CREATED)."""
+        metadata = {**metadata, "annotations": dict(AWAIT_PODS_CREATED)}
         deployment_spec: dict[str, Any] = {
             "selector": {"matchLabels": match},
             "strategy": pods.ZERO_DOWNTIME_ROLLOUT,
@@ -333,6 +361,7 @@ class ServingEndpoint(pulumi.ComponentResource):
         image = endpoint.image or self._platform.runtime_image
         resources = (endpoint.resources or defaults.serving_resources).to_kubernetes()
         tracking_uri = self._registry.tracking_uri
+        hint = self._model_hint(model_uri)
         if endpoint.runtime == "mlflow":
             container = mlflow_serve_container(
                 image=image,
@@ -342,11 +371,27 @@ class ServingEndpoint(pulumi.ComponentResource):
                 workers=endpoint.workers or defaults.serving_workers,
                 resources=resources,
             )
-            return {"containers": [container], "volumes": [pods.scratch_volume("tmp", "2Gi")]}
+            wait = fetch_model_container(
+                image=image,
+                model_uri=model_uri,
+                tracking_uri=tracking_uri,
+                resources=resources,
+                hint=hint,
+                download=False,
+            )
+            return {
+                "initContainers": [wait],
+                "containers": [container],
+                "volumes": [pods.scratch_volume("tmp", "2Gi")],
+            }
         return {
             "initContainers": [
                 fetch_model_container(
-                    image=image, model_uri=model_uri, tracking_uri=tracking_uri, resources=resources
+                    image=image,
+                    model_uri=model_uri,
+                    tracking_uri=tracking_uri,
+                    resources=resources,
+                    hint=hint,
                 )
             ],
             "containers": [
@@ -363,6 +408,15 @@ class ServingEndpoint(pulumi.ComponentResource):
             ],
             "volumes": [pods.scratch_volume("tmp", "1Gi"), pods.scratch_volume("models", "2Gi")],
         }
+
+    def _model_hint(self, model_uri: str) -> str:
+        """What the init container tells a user to do while `model_uri` does not exist: the
+        stack's training jobs for that model. (Renaming such a job changes the pod template,
+        so it rolls the endpoint's pods, without downtime.)"""
+        model = registered_model_of(model_uri)
+        training = self._stack.training.jobs if self._stack.training else []
+        jobs = [job.name for job in training if job.registered_model == model]
+        return model_hint(model_uri, jobs, pulumi.get_stack())
 
     def _network_policies(self, name: str, service: str) -> None:
         namespace, routing = self._platform.namespace, self._stack.routing

@@ -8,6 +8,7 @@ import pulumi
 
 from mlops_iac.k8s import pods
 from mlops_iac.spec import InferenceLogSpec, ResourceRequirements
+from mlops_iac.spec.serving import registered_model_of
 
 MODEL_REVISION_ANNOTATION = "mlops-iac.dev/model-revision"
 
@@ -69,38 +70,62 @@ most 2 ms. On this project's benchmark it took MLServer from 75 to ~400 requests
 concurrency 8 (benchmarks/serving.py)."""
 
 
+MODEL_FETCH_MODULE = "mlops_iac.workloads.model_fetch"
+"""The init container's program: waits for the model in the registry, then downloads it."""
+
+
 def fetch_model_container(
     *,
     image: pulumi.Input[str],
     model_uri: str,
     tracking_uri: pulumi.Input[str],
     resources: dict[str, Any],
+    hint: str,
+    download: bool = True,
 ) -> dict[str, Any]:
-    """An init container that downloads the model through the registry's artifact proxy."""
+    """An init container that waits until `model_uri` exists in the registry (on a fresh
+    stack it does not yet: the pod stays in `Init` and logs `hint` every minute), then, with
+    `download`, fetches it through the registry's artifact proxy into `<MODELS_DIR>/model`.
+    Without `download` it only waits (`wait-for-model`, for `mlflow models serve`, which
+    downloads the model itself). The command carries no secret: the tracking URI is in env."""
+    volume_mounts = [{"name": "tmp", "mountPath": "/tmp"}]
+    if download:
+        volume_mounts.insert(0, {"name": "models", "mountPath": MODELS_DIR})
     return {
-        "name": "fetch-model",
+        "name": "fetch-model" if download else "wait-for-model",
         "image": image,
-        "command": fetch_model_command(model_uri),
+        "command": fetch_model_command(model_uri, hint, download=download),
         "env": [
             pods.env_value("MLFLOW_TRACKING_URI", tracking_uri),
             pods.env_value("HOME", "/tmp"),
         ],
         "resources": resources,
         "securityContext": pods.container_security_context(),
-        "volumeMounts": [
-            {"name": "models", "mountPath": MODELS_DIR},
-            {"name": "tmp", "mountPath": "/tmp"},
-        ],
+        "volumeMounts": volume_mounts,
     }
 
 
-def fetch_model_command(model_uri: str) -> list[str]:
-    """`mlflow artifacts download` of the model into `<MODELS_DIR>/model`."""
-    return [
-        "mlflow", "artifacts", "download",
-        "--artifact-uri", model_uri,
-        "--dst-path", f"{MODELS_DIR}/model",
-    ]  # fmt: skip
+def fetch_model_command(model_uri: str, hint: str, *, download: bool = True) -> list[str]:
+    """`python -m mlops_iac.workloads.model_fetch`: wait for `model_uri`, then (with
+    `download`) fetch it into `<MODELS_DIR>/model`."""
+    command = ["python", "-m", MODEL_FETCH_MODULE, "--model-uri", model_uri]
+    if download:
+        command += ["--dst", f"{MODELS_DIR}/model"]
+    return [*command, "--hint", hint]
+
+
+def model_hint(model_uri: str, training_jobs: list[str], stack: str) -> str:
+    """What to do while `model_uri` does not exist, for the init container's log line:
+    run the stack's training jobs that train its registered model, or register it."""
+    if training_jobs:
+        runs = " or ".join(f"mlops-iac train {job} --stack {stack}" for job in training_jobs)
+        return f"train and promote it: {runs}"
+    name = registered_model_of(model_uri)
+    prefix = f"no training job of stack {stack} trains {name!r}: register"
+    if "@" in model_uri:
+        alias = model_uri.partition("@")[2]
+        return f"{prefix} a version of it in the registry and point alias {alias!r} at it"
+    return f"{prefix} version {model_uri.rsplit('/', 1)[1]} of it in the registry"
 
 
 def mlserver_env(model_name: str, port: int) -> dict[str, str]:

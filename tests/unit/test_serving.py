@@ -82,10 +82,10 @@ def test_mlserver_serves_the_model_an_init_container_fetched_from_the_registry(c
     (fetch,) = spec["initContainers"]
     (server,) = spec["containers"]
 
-    assert fetch["command"] == [
-        "mlflow", "artifacts", "download",
-        "--artifact-uri", "models:/churn@champion",
-        "--dst-path", "/models/model",
+    assert fetch["command"][:7] == [
+        "python", "-m", "mlops_iac.workloads.model_fetch",
+        "--model-uri", "models:/churn@champion",
+        "--dst", "/models/model",
     ]  # fmt: skip
     assert env_of(fetch)["MLFLOW_TRACKING_URI"] == "http://mlflow.mlops.svc.cluster.local:5000"
     assert server["image"] == fetch["image"] == versions.RUNTIME_IMAGE
@@ -100,7 +100,68 @@ def test_mlserver_serves_the_model_an_init_container_fetched_from_the_registry(c
     )
     assert env["MLSERVER_HTTP_PORT"] == "8080"
     challenger = pod_spec(churn, "churn-challenger")["initContainers"][0]
-    assert challenger["command"][4] == "models:/churn@challenger"
+    assert model_uri_of(challenger) == "models:/churn@challenger"
+
+
+def model_uri_of(container: dict[str, Any]) -> str:
+    command: list[str] = container["command"]
+    return command[command.index("--model-uri") + 1]
+
+
+TRAINED = {"training": {"jobs": [{"name": "churn", "dataset": "s3://datasets/churn.parquet"}]}}
+
+
+def test_the_init_container_waits_for_the_model_and_says_how_to_make_it(make_spec, synth_stack):
+    result = synth_stack(make_spec(serving=[CHURN], **TRAINED))
+
+    (fetch,) = pod_spec(result, "churn")["initContainers"]
+    assert fetch["name"] == "fetch-model"
+    assert fetch["command"] == [
+        "python", "-m", "mlops_iac.workloads.model_fetch",
+        "--model-uri", "models:/churn@champion",
+        "--dst", "/models/model",
+        "--hint", "train and promote it: mlops-iac train churn --stack test",
+    ]  # fmt: skip
+    assert {e["name"] for e in fetch["env"]} == {"MLFLOW_TRACKING_URI", "HOME"}
+    assert all("value" in e for e in fetch["env"])
+    (challenger,) = pod_spec(result, "churn-challenger")["initContainers"]
+    assert model_uri_of(challenger) == "models:/churn@challenger"
+
+
+def test_without_a_training_job_for_the_model_the_hint_says_to_register_it(make_spec, synth_stack):
+    fraud = {"name": "fraud", "model": "models:/fraud@champion"}
+    result = synth_stack(make_spec(serving=[fraud], **TRAINED))
+
+    (fetch,) = pod_spec(result, "fraud")["initContainers"]
+    hint = fetch["command"][fetch["command"].index("--hint") + 1]
+    assert hint == (
+        "no training job of stack test trains 'fraud': register a version of it in the "
+        "registry and point alias 'champion' at it"
+    )
+
+
+WAIT_FOR = "pulumi.com/waitFor"
+
+
+def test_up_waits_for_endpoint_pods_to_exist_not_to_be_ready_and_only_there(churn):
+    awaited = {
+        (m["kind"], m["metadata"]["name"]): m["metadata"]["annotations"][WAIT_FOR]
+        for m in churn.manifests
+        if WAIT_FOR in (m["metadata"].get("annotations") or {})
+    }
+
+    assert awaited == {
+        ("Deployment", "churn"): "jsonpath={.status.updatedReplicas}",
+        ("Deployment", "churn-challenger"): "jsonpath={.status.updatedReplicas}",
+    }
+    assert not [
+        m["metadata"]["name"]
+        for m in churn.manifests
+        if "pulumi.com/skipAwait" in (m["metadata"].get("annotations") or {})
+    ]
+    for name in ("churn", "churn-challenger"):
+        template = churn.manifest("Deployment", name)["spec"]["template"]["metadata"]
+        assert WAIT_FOR not in template.get("annotations", {})
 
 
 def test_mlserver_probes_use_the_v2_health_paths_and_pods_are_restricted(churn):
@@ -123,7 +184,12 @@ def test_the_mlflow_runtime_runs_the_scoring_server(make_spec, synth_stack):
     spec = pod_spec(result, "churn")
     (container,) = spec["containers"]
 
-    assert "initContainers" not in spec
+    (wait,) = spec["initContainers"]
+    assert wait["name"] == "wait-for-model"
+    assert wait["command"][:5] == [
+        "python", "-m", "mlops_iac.workloads.model_fetch", "--model-uri", "models:/churn@champion"
+    ]  # fmt: skip
+    assert "--dst" not in wait["command"]
     assert container["command"] == [
         "mlflow", "models", "serve",
         "--model-uri", "models:/churn@champion",
@@ -327,7 +393,11 @@ def test_the_kserve_runtime_is_an_inference_service_in_standard_mode(
     assert (predictor["minReplicas"], predictor["maxReplicas"]) == (2, 10)
     assert (predictor["scaleMetric"], predictor["scaleTarget"]) == ("cpu", 70)
     assert predictor["containers"][0]["name"] == "kserve-container"
-    assert predictor["initContainers"][0]["command"][4] == "models:/churn@champion"
+    (fetch,) = predictor["initContainers"]
+    assert fetch["command"][:5] == [
+        "python", "-m", "mlops_iac.workloads.model_fetch", "--model-uri", "models:/churn@champion"
+    ]  # fmt: skip
+    assert WAIT_FOR not in service["metadata"]["annotations"]
     assert predictor["labels"]["mlops-iac.dev/endpoint"] == "churn"
     assert predictor["deploymentStrategy"]["rollingUpdate"]["maxUnavailable"] == 0
     assert not [m for m in result.manifests if m["kind"] in ("Deployment", "Service")

@@ -130,7 +130,13 @@ def test_mlflow_runtime_answers_like_the_model(
     mlflow_server, champion, rows_and_expected, tmp_path
 ):
     rows, expected = rows_and_expected
-    (container,) = synthesized_pod(champion, "mlflow")["containers"]
+    pod = synthesized_pod(champion, "mlflow")
+    (wait,) = pod["initContainers"]
+    (container,) = pod["containers"]
+    subprocess.run(
+        wait["command"], env=venv_environ(**local_env(wait, mlflow_server.url)), check=True,
+        timeout=120,
+    )  # fmt: skip
     command = list(container["command"])
     command[command.index("--host") + 1] = LOOPBACK
     command[command.index("--port") + 1] = str(free_port())
