@@ -113,3 +113,24 @@ ELASTICACHE_ENGINES = {
 }
 """ElastiCache engine version and default parameter group per engine (valkey 8.x share the
 `valkey8` family; Redis OSS 7.1 is the last Redis OSS line)."""
+
+CLUSTER_AUTOSCALER_CHART = "cluster-autoscaler"
+CLUSTER_AUTOSCALER_CHART_VERSION = "9.59.0"
+CLUSTER_AUTOSCALER_REPO = "https://kubernetes.github.io/autoscaler"
+CLUSTER_AUTOSCALER_IMAGE = "registry.k8s.io/autoscaling/cluster-autoscaler"
+CLUSTER_AUTOSCALER_VERSIONS = {
+    "1.33": "v1.33.6",
+    "1.34": "v1.34.5",
+    "1.35": "v1.35.2",
+    "1.36": "v1.36.1",
+}
+"""cluster-autoscaler, the EKS node autoscaler (one release per Kubernetes minor: its minor
+must match the cluster's). Checked 2026-12 in a mirror of github.com/kubernetes/autoscaler
+(snapshot of 2026-08-22) through the `fetch` tool: the tag `cluster-autoscaler-chart-9.59.0`
+(2026-07-21, the newest chart tag; the chart-releaser tag of the chart published at
+https://kubernetes.github.io/autoscaler) holds `cluster-autoscaler/charts/cluster-autoscaler/
+Chart.yaml` version 9.59.0, appVersion 1.35.0, image tag v1.35.0 in its values.yaml. The
+image tags per minor are the newest `cluster-autoscaler-<ver>` release tags there:
+1.33.6, 1.34.5, 1.35.2 (2026-07-22), 1.36.1; no 1.37 release existed. v1.35.2 and v1.36.1
+are also seen pinned by digest in public repositories (search tool). The chart's values set
+the image tag, so one chart version serves every minor."""

@@ -59,7 +59,7 @@ def test_gpu_nodes_are_spot_and_tainted(prod):
 
     assert groups["gpu"]["capacityType"] == "SPOT"
     assert groups["gpu"]["taints"][0]["key"] == "nvidia.com/gpu"
-    assert groups["cpu"]["instanceTypes"] == ["m6i.large", "m6a.large"]
+    assert groups["cpu"]["instanceTypes"] == ["m6i.xlarge", "m6a.xlarge"]
 
 
 def test_the_workloads_run_the_image_the_stack_builds_and_pushes(prod):
@@ -68,3 +68,21 @@ def test_the_workloads_run_the_image_the_stack_builds_and_pushes(prod):
 
     assert image.inputs["context"]["location"] == "../.."
     assert trainer["spec"]["containers"][0]["image"] == image.outputs["ref"]
+
+
+def test_cluster_autoscaler_scales_the_groups_and_the_gpu_group_from_zero(prod):
+    (autoscaler,) = [
+        r
+        for r in prod.of_type("kubernetes:helm.sh/v3:Release")
+        if r.inputs["name"] == "cluster-autoscaler"
+    ]
+    template = {
+        t.inputs["tag"]["key"]: t.inputs["tag"]["value"]
+        for t in prod.of_type("aws:autoscaling/tag:Tag")
+    }
+
+    assert autoscaler.inputs["values"]["autoDiscovery"]["clusterName"] == "churn-prod"
+    assert template["k8s.io/cluster-autoscaler/node-template/taint/nvidia.com/gpu"] == (
+        "true:NoSchedule"
+    )
+    assert template["k8s.io/cluster-autoscaler/node-template/resources/nvidia.com/gpu"] == "1"

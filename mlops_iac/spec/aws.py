@@ -5,15 +5,121 @@ from __future__ import annotations
 
 import ipaddress
 import re
+from dataclasses import dataclass
 from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
+
+from mlops_iac import versions
 
 from .types import ShortName, SpecModel, repeated_names
 
 _INSTANCE_TYPE = re.compile(r"^[a-z][a-z0-9-]*\.[a-z0-9]+$")
 GPU_INSTANCE_FAMILIES = ("g", "p")
 """EC2 families with NVIDIA GPUs (g4dn, g5, g6, g6e, p4d, p5, ...)."""
+
+
+@dataclass(frozen=True)
+class Ec2InstanceType:
+    """What sizing the nodes needs to know of one EC2 instance type."""
+
+    vcpus: int
+    memory_mib: int
+    """Nominal memory (what EC2 lists; the kernel sees less, see `platforms.aws.capacity`)."""
+    gpus: int
+    """NVIDIA GPUs (the `nvidia.com/gpu` a node advertises once the device plugin runs)."""
+    enis: int
+    """Network interfaces on the default network card."""
+    ipv4_per_eni: int
+    """IPv4 addresses per interface; with `enis`, the node's max pods on the VPC CNI."""
+
+    @property
+    def max_pods(self) -> int:
+        """Pods the VPC CNI can give addresses to: enis x (ips - 1) + 2, as EKS's nodeadm
+        computes the kubelet's maxPods without prefix delegation."""
+        return self.enis * (self.ipv4_per_eni - 1) + 2
+
+
+EC2_INSTANCE_TYPES: dict[str, Ec2InstanceType] = {
+    "m5.large": Ec2InstanceType(2, 8192, 0, 3, 10),
+    "m5.xlarge": Ec2InstanceType(4, 16384, 0, 4, 15),
+    "m5.2xlarge": Ec2InstanceType(8, 32768, 0, 4, 15),
+    "m5.4xlarge": Ec2InstanceType(16, 65536, 0, 8, 30),
+    "m6i.large": Ec2InstanceType(2, 8192, 0, 3, 10),
+    "m6i.xlarge": Ec2InstanceType(4, 16384, 0, 4, 15),
+    "m6i.2xlarge": Ec2InstanceType(8, 32768, 0, 4, 15),
+    "m6i.4xlarge": Ec2InstanceType(16, 65536, 0, 8, 30),
+    "m6a.large": Ec2InstanceType(2, 8192, 0, 3, 10),
+    "m6a.xlarge": Ec2InstanceType(4, 16384, 0, 4, 15),
+    "m6a.2xlarge": Ec2InstanceType(8, 32768, 0, 4, 15),
+    "m6a.4xlarge": Ec2InstanceType(16, 65536, 0, 8, 30),
+    "m7i.large": Ec2InstanceType(2, 8192, 0, 3, 10),
+    "m7i.xlarge": Ec2InstanceType(4, 16384, 0, 4, 15),
+    "m7i.2xlarge": Ec2InstanceType(8, 32768, 0, 4, 15),
+    "m7i.4xlarge": Ec2InstanceType(16, 65536, 0, 8, 30),
+    "m7a.large": Ec2InstanceType(2, 8192, 0, 3, 10),
+    "m7a.xlarge": Ec2InstanceType(4, 16384, 0, 4, 15),
+    "m7a.2xlarge": Ec2InstanceType(8, 32768, 0, 4, 15),
+    "m7a.4xlarge": Ec2InstanceType(16, 65536, 0, 8, 30),
+    "c6i.large": Ec2InstanceType(2, 4096, 0, 3, 10),
+    "c6i.xlarge": Ec2InstanceType(4, 8192, 0, 4, 15),
+    "c6i.2xlarge": Ec2InstanceType(8, 16384, 0, 4, 15),
+    "c6i.4xlarge": Ec2InstanceType(16, 32768, 0, 8, 30),
+    "c7i.large": Ec2InstanceType(2, 4096, 0, 3, 10),
+    "c7i.xlarge": Ec2InstanceType(4, 8192, 0, 4, 15),
+    "c7i.2xlarge": Ec2InstanceType(8, 16384, 0, 4, 15),
+    "c7i.4xlarge": Ec2InstanceType(16, 32768, 0, 8, 30),
+    "r6i.large": Ec2InstanceType(2, 16384, 0, 3, 10),
+    "r6i.xlarge": Ec2InstanceType(4, 32768, 0, 4, 15),
+    "r6i.2xlarge": Ec2InstanceType(8, 65536, 0, 4, 15),
+    "r6i.4xlarge": Ec2InstanceType(16, 131072, 0, 8, 30),
+    "r7i.large": Ec2InstanceType(2, 16384, 0, 3, 10),
+    "r7i.xlarge": Ec2InstanceType(4, 32768, 0, 4, 15),
+    "r7i.2xlarge": Ec2InstanceType(8, 65536, 0, 4, 15),
+    "r7i.4xlarge": Ec2InstanceType(16, 131072, 0, 8, 30),
+    "t3.large": Ec2InstanceType(2, 8192, 0, 3, 12),
+    "t3.xlarge": Ec2InstanceType(4, 16384, 0, 4, 15),
+    "t3.2xlarge": Ec2InstanceType(8, 32768, 0, 4, 15),
+    "g4dn.xlarge": Ec2InstanceType(4, 16384, 1, 3, 10),
+    "g4dn.2xlarge": Ec2InstanceType(8, 32768, 1, 3, 10),
+    "g4dn.4xlarge": Ec2InstanceType(16, 65536, 1, 3, 10),
+    "g4dn.8xlarge": Ec2InstanceType(32, 131072, 1, 4, 15),
+    "g4dn.12xlarge": Ec2InstanceType(48, 196608, 4, 8, 30),
+    "g5.xlarge": Ec2InstanceType(4, 16384, 1, 4, 15),
+    "g5.2xlarge": Ec2InstanceType(8, 32768, 1, 4, 15),
+    "g5.4xlarge": Ec2InstanceType(16, 65536, 1, 8, 30),
+    "g5.8xlarge": Ec2InstanceType(32, 131072, 1, 8, 30),
+    "g5.12xlarge": Ec2InstanceType(48, 196608, 4, 15, 50),
+    "g6.xlarge": Ec2InstanceType(4, 16384, 1, 4, 15),
+    "g6.2xlarge": Ec2InstanceType(8, 32768, 1, 4, 15),
+    "g6.4xlarge": Ec2InstanceType(16, 65536, 1, 8, 30),
+    "g6.8xlarge": Ec2InstanceType(32, 131072, 1, 8, 30),
+    "g6.12xlarge": Ec2InstanceType(48, 196608, 4, 8, 30),
+    "g6e.xlarge": Ec2InstanceType(4, 32768, 1, 4, 15),
+    "g6e.2xlarge": Ec2InstanceType(8, 65536, 1, 4, 15),
+    "g6e.4xlarge": Ec2InstanceType(16, 131072, 1, 8, 30),
+    "g6e.8xlarge": Ec2InstanceType(32, 262144, 1, 8, 30),
+    "g6e.12xlarge": Ec2InstanceType(48, 393216, 4, 10, 30),
+    "p4d.24xlarge": Ec2InstanceType(96, 1179648, 8, 15, 50),
+    "p5.4xlarge": Ec2InstanceType(16, 262144, 1, 4, 30),
+    "p5.48xlarge": Ec2InstanceType(192, 2097152, 8, 2, 50),
+}
+"""The instance types node groups may use: x86_64 only (the runtime image is built for
+linux/amd64). vCPUs, memory and GPUs from cluster-autoscaler's static list
+(`cloudprovider/aws/ec2_instance_types.go` at tag cluster-autoscaler-1.35.2); interfaces and
+addresses per interface from EKS nodeadm's `internal/kubelet/instance-info.jsonl`
+(awslabs/amazon-eks-ami at v20260724). Both read 2026-12 from the upstream repositories."""
+
+GPU_ACCELERATOR_LABELS = {
+    "g4dn": "nvidia-tesla-t4",
+    "g5": "nvidia-a10g",
+    "g6": "nvidia-l4",
+    "g6e": "nvidia-l40s",
+    "p4d": "nvidia-tesla-a100",
+    "p5": "nvidia-h100",
+}
+"""Value of the `k8s.amazonaws.com/accelerator` label per GPU family (its presence is what
+cluster-autoscaler checks)."""
 
 
 class AwsNodeGroupSpec(SpecModel):
@@ -23,8 +129,17 @@ class AwsNodeGroupSpec(SpecModel):
     instance_types: list[str] = Field(
         min_length=1, description="EC2 instance types, e.g. `m6i.large`; the first is preferred."
     )
-    min: int = Field(default=1, ge=0, description="Minimum number of nodes.")
-    max: int = Field(default=3, ge=1, description="Maximum number of nodes.")
+    min: int = Field(
+        default=1,
+        ge=0,
+        description="Minimum number of nodes; 0 lets an idle group (e.g. GPUs) cost nothing.",
+    )
+    max: int = Field(
+        default=3,
+        ge=1,
+        description="Maximum number of nodes: the node autoscaler adds nodes up to it while "
+        "pods are pending (it reads it from the group's Auto Scaling group).",
+    )
     desired: int | None = Field(
         default=None,
         ge=0,
@@ -49,7 +164,28 @@ class AwsNodeGroupSpec(SpecModel):
                     f"{instance_type!r} is not an EC2 instance type: use family.size, "
                     "e.g. m6i.large or g5.xlarge"
                 )
+        unknown = [t for t in types if t not in EC2_INSTANCE_TYPES]
+        if unknown:
+            families = sorted({t.split(".")[0] for t in EC2_INSTANCE_TYPES})
+            raise ValueError(
+                f"instance type {', '.join(unknown)} is not one this stack can size and run "
+                f"(x86_64, the runtime image is linux/amd64): use one of the families "
+                f"{', '.join(families)} (large to 4xlarge; GPU families up to 12xlarge, "
+                "p4d.24xlarge, p5.4xlarge, p5.48xlarge)"
+            )
+        shapes = {(s.vcpus, s.memory_mib, s.gpus) for s in map(EC2_INSTANCE_TYPES.get, types) if s}
+        if len(shapes) > 1:
+            raise ValueError(
+                f"instance types {', '.join(types)} differ in vCPUs, memory or GPUs: "
+                "cluster-autoscaler sizes a group by its first type, so one group's types "
+                "must have the same shape (e.g. m6i.large and m6a.large); use a group per shape"
+            )
         return types
+
+    @property
+    def node_types(self) -> list[Ec2InstanceType]:
+        """The shapes of the group's instance types (all equal: the validator checks it)."""
+        return [EC2_INSTANCE_TYPES[t] for t in self.instance_types]
 
     @model_validator(mode="after")
     def _sizes_and_gpu_agree(self) -> AwsNodeGroupSpec:
@@ -74,8 +210,15 @@ def _default_log_types() -> list[ControlPlaneLog]:
     return ["api", "audit", "authenticator"]
 
 
+NodeAutoscaler = Literal["cluster-autoscaler", "none"]
+
+
 def _default_node_groups() -> list[AwsNodeGroupSpec]:
-    return [AwsNodeGroupSpec(name="cpu", instance_types=["m6i.large"], min=2, max=6)]
+    """Two m6i.xlarge (7.8 allocatable vCPU, 27 GiB): what the production reference stack
+    asks for, every pod at once (~6.6 vCPU, ~19 GiB with the add-ons, the monitoring and
+    the Gateway; tests/aws/test_aws_capacity.py), fits on them before the autoscaler adds a
+    node. Two m6i.large (3.9 vCPU) did not."""
+    return [AwsNodeGroupSpec(name="cpu", instance_types=["m6i.xlarge"], min=2, max=6)]
 
 
 class AwsClusterSpec(SpecModel):
@@ -90,7 +233,7 @@ class AwsClusterSpec(SpecModel):
     node_groups: list[AwsNodeGroupSpec] = Field(
         default_factory=_default_node_groups,
         min_length=1,
-        description="Managed node groups; one CPU group (m6i.large, 2-6 nodes) when unset.",
+        description="Managed node groups; one CPU group (m6i.xlarge, 2-6 nodes) when unset.",
     )
     public_endpoint: bool = Field(
         default=True,
@@ -106,6 +249,12 @@ class AwsClusterSpec(SpecModel):
         default_factory=_default_log_types,
         description="Control-plane log types sent to CloudWatch Logs.",
     )
+    node_autoscaler: NodeAutoscaler = Field(
+        default="cluster-autoscaler",
+        description="`cluster-autoscaler`: the Kubernetes cluster-autoscaler (release matching "
+        "`version`) grows and shrinks each node group between its `min` and `max`, from zero "
+        "for GPU groups; `none`: node groups stay at their `desired` size.",
+    )
 
     @field_validator("node_groups")
     @classmethod
@@ -114,6 +263,17 @@ class AwsClusterSpec(SpecModel):
         if repeated:
             raise ValueError(f"node group names must be unique; repeated: {', '.join(repeated)}")
         return groups
+
+    @model_validator(mode="after")
+    def _autoscaler_matches_the_version(self) -> AwsClusterSpec:
+        known = versions.CLUSTER_AUTOSCALER_VERSIONS
+        if self.node_autoscaler == "cluster-autoscaler" and self.version not in known:
+            raise ValueError(
+                f"cluster-autoscaler has no release for Kubernetes {self.version} known to "
+                f"this version of mlops-iac (its minor must match the cluster's; known: "
+                f"{', '.join(known)}): use one of those versions, or node_autoscaler: none"
+            )
+        return self
 
     @field_validator("public_access_cidrs")
     @classmethod

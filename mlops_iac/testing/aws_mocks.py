@@ -85,8 +85,18 @@ def new_resource(typ: str, name: str, inputs: dict[str, Any]) -> tuple[str, dict
             "platformVersion": "eks.1",
         }
     elif typ == "aws:eks/nodeGroup:NodeGroup":
-        outputs["status"] = "ACTIVE"
-        arn = f"arn:aws:eks:{region}:{ACCOUNT_ID}:nodegroup/{resource_id}"
+        group = inputs.get("nodeGroupName") or autoname(name)
+        uuid = digest("nodegroup", name, length=32)
+        uuid = f"{uuid[:8]}-{uuid[8:12]}-{uuid[12:16]}-{uuid[16:20]}-{uuid[20:]}"
+        cluster = inputs.get("clusterName", "cluster")
+        resource_id = f"{cluster}:{group}"
+        arn = f"arn:aws:eks:{region}:{ACCOUNT_ID}:nodegroup/{cluster}/{group}/{uuid}"
+        outputs |= {
+            "status": "ACTIVE",
+            "nodeGroupName": group,
+            # EKS names the node group's Auto Scaling group eks-<node group>-<uuid>.
+            "resources": [{"autoscalingGroups": [{"name": f"eks-{group}-{uuid}"}]}],
+        }
     elif typ == "aws:rds/instance:Instance":
         identifier = inputs.get("identifier") or autoname(name)
         address = f"{identifier}.{digest('rds', name, length=12)}.{region}.rds.amazonaws.com"

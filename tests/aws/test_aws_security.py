@@ -9,7 +9,17 @@ from mlops_iac.platforms.aws import policies
 from mlops_iac.testing import generated_secrets, secret_leaks
 from mlops_iac.testing.mocks import is_secret
 
-WRITE_ACTION_PREFIXES = ("Put", "Delete", "Create", "Update", "Attach", "Detach", "Modify", "Set")
+WRITE_ACTION_PREFIXES = (
+    "Put",
+    "Delete",
+    "Create",
+    "Update",
+    "Attach",
+    "Detach",
+    "Modify",
+    "Set",
+    "Terminate",
+)
 
 
 def inputs_of(result: Any, token: str) -> list[dict[str, Any]]:
@@ -97,7 +107,9 @@ def test_every_bucket_is_private_encrypted_versioned_and_tls_only(aws_dev):
 
 def test_no_iam_policy_grants_writes_on_every_resource(aws_dev):
     documents = [unwrap(i["policy"]) for i in inputs_of(aws_dev, "aws:iam/rolePolicy:RolePolicy")]
-    assert len(documents) == 4  # registry, feature store, endpoint logger, trainer
+    bucket_documents = [d for d in documents if "s3:GetObject" in d]
+    assert len(bucket_documents) == 4  # registry, feature store, endpoint logger, trainer
+    assert len(documents) == 5  # and the node autoscaler's
 
     for document in documents:
         for statement in policies.statements(document):
@@ -107,7 +119,11 @@ def test_no_iam_policy_grants_writes_on_every_resource(aws_dev):
             actions = actions if isinstance(actions, list) else [actions]
             writes = [a for a in actions if a.split(":")[1].startswith(WRITE_ACTION_PREFIXES)]
             assert "*" not in resources or not writes, statement
-            assert all(r.startswith("arn:aws:s3:::mlops-") for r in resources), statement
+            if document in bucket_documents:
+                assert all(r.startswith("arn:aws:s3:::mlops-") for r in resources), statement
+            elif writes:  # the autoscaler resizes only this cluster's EKS-tagged groups
+                assert all(r.startswith("arn:aws:autoscaling:eu-west-1:") for r in resources)
+                assert statement["Condition"]["StringEquals"], statement
 
 
 def test_no_managed_full_access_policy_is_attached(aws_dev):
@@ -144,6 +160,7 @@ def test_each_workload_identity_reaches_only_its_own_buckets(aws_dev):
         ("mlops", "mlops-feast"),
         ("mlops", "churn"),
         ("mlops-training", "trainer"),
+        ("kube-system", "cluster-autoscaler"),  # no bucket (tests/aws/test_aws_autoscaling.py)
     }
     assert buckets_of(("mlops", "mlflow")) == {"mlops-mlflow-artifacts"}
     assert buckets_of(("mlops", "mlops-feast")) == {"mlops-feast-offline"}

@@ -13,13 +13,18 @@ import pulumi_kubernetes as k8s
 
 from mlops_iac import charts
 from mlops_iac.spec import AwsClusterSpec, AwsNodeGroupSpec
+from mlops_iac.spec.aws import GPU_ACCELERATOR_LABELS
 
-from . import policies
+from . import autoscaler, policies
 from .identity import pod_identity_role
 from .network import NetworkRefs
 
 GPU_LABEL = "nvidia.com/gpu.present"
 """Set on GPU nodes: the NVIDIA device plugin chart's default node affinity selects it."""
+ACCELERATOR_LABEL = "k8s.amazonaws.com/accelerator"
+"""Set on GPU nodes before they join: cluster-autoscaler (its AWS `GPULabel`) then treats a
+new node whose device plugin has not yet advertised `nvidia.com/gpu` as a GPU node on the
+way, instead of adding more nodes for the same pending pod."""
 GPU_TAINT = {"key": "nvidia.com/gpu", "value": "true", "effect": "NO_SCHEDULE"}
 """Matches the toleration of GPU training jobs (`nvidia.com/gpu` Exists NoSchedule)."""
 NODE_GROUP_LABEL = "mlops-iac.dev/node-group"
@@ -32,6 +37,8 @@ def node_group_args(group: AwsNodeGroupSpec) -> dict[str, Any]:
     labels = {NODE_GROUP_LABEL: group.name, **group.labels}
     if group.gpu:
         labels[GPU_LABEL] = "true"
+        family = group.instance_types[0].split(".")[0]
+        labels.setdefault(ACCELERATOR_LABEL, GPU_ACCELERATOR_LABELS.get(family, "nvidia"))
     return {
         "node_group_name": group.name,
         "instance_types": group.instance_types,
@@ -167,21 +174,27 @@ class EksCluster(pulumi.ComponentResource):
         )
         self.pod_identity_agent = self._addon(name, "eks-pod-identity-agent")
         kube_proxy = self._addon(name, "kube-proxy")
-        node_groups = [
-            aws.eks.NodeGroup(
+        node_groups: list[aws.eks.NodeGroup] = []
+        template_tags: list[pulumi.Resource] = []
+        for group in spec.node_groups:
+            args = node_group_args(group)
+            node_group = aws.eks.NodeGroup(
                 f"{name}-nodes-{group.name}",
                 cluster_name=self.cluster.name,
                 node_role_arn=node_role.arn,
                 subnet_ids=network.private_subnet_ids,
-                **node_group_args(group),
+                **args,
                 opts=pulumi.ResourceOptions(
                     parent=self,
                     depends_on=[vpc_cni, kube_proxy],
                     ignore_changes=["scalingConfig.desiredSize"],
                 ),
             )
-            for group in spec.node_groups
-        ]
+            node_groups.append(node_group)
+            if spec.node_autoscaler == "cluster-autoscaler":
+                template_tags += autoscaler.tag_for_scale_from_zero(
+                    f"{name}-nodes-{group.name}-template", group, args, node_group, child
+                )
         coredns = self._addon(name, "coredns", after=node_groups)
         ebs_role = pod_identity_role(
             f"{name}-ebs-csi-role", "Pod Identity of the EBS CSI controller", child
@@ -226,6 +239,19 @@ class EksCluster(pulumi.ComponentResource):
             reclaim_policy="Retain",
             opts=in_cluster,
         )
+        if spec.node_autoscaler == "cluster-autoscaler":
+            autoscaler.install_cluster_autoscaler(
+                f"{name}-cluster-autoscaler",
+                spec,
+                cluster_name=self.cluster.name,
+                cluster_arn=self.cluster.arn,
+                eks_cluster_name=cluster_name,
+                region=region,
+                pod_identity_agent=self.pod_identity_agent,
+                aws_options=child,
+                in_cluster=in_cluster,
+                after=template_tags,
+            )
         if spec.has_gpu:
             k8s.helm.v3.Release(
                 f"{name}-nvidia-device-plugin",
