@@ -14,15 +14,37 @@ from typing import Any
 
 import yaml
 
+from mlops_iac import charts
 from mlops_iac.dev.controlplane import ControlPlane
 
 REPO = Path(__file__).resolve().parents[2]
-VENDORED_CHARTS = REPO.parent / "shared" / "vendor" / "charts"
+VENDORED_CHARTS = Path(
+    os.environ.get("MLOPS_IAC_TIER_CHARTS", REPO.parent / "shared" / "vendor" / "charts")
+)
+"""The chart copies the tier installs from: ../shared/vendor/charts, or a folder of the same
+layout named by MLOPS_IAC_TIER_CHARTS."""
 STACK = "controlplane-tier"
 """The tier's stack name (its config file `Pulumi.controlplane-tier.yaml` is git-ignored)."""
 RETRY_SIGNS = ("no matches for kind", "Retry #")
 """What the engine prints when a create failed and is retried: on an empty cluster, a custom
 resource created before its CRD. The tier allows none (no race won by luck)."""
+
+
+def missing_dependencies(chart: Path) -> list[str]:
+    """The dependencies a chart's Chart.yaml names that its `charts/` folder lacks: Helm
+    refuses to install such a chart from a folder (it cannot download them here)."""
+    metadata = yaml.safe_load((chart / "Chart.yaml").read_text())
+    present = (
+        {path.name for path in (chart / "charts").glob("*")}
+        if (chart / "charts").is_dir()
+        else set()
+    )
+    return [
+        dependency["name"]
+        for dependency in metadata.get("dependencies") or []
+        if dependency["name"] not in present
+        and not any(name.startswith(f"{dependency['name']}-") for name in present)
+    ]
 
 
 class PulumiFailed(AssertionError):
@@ -38,6 +60,8 @@ class TierStack:
     config_file: Path
     config: dict[str, Any]
     log: list[str] = field(default_factory=list)
+    left_out: dict[str, str] = field(default_factory=dict)
+    """Parts of the local stack the tier could not deploy here, with why."""
     config_extra: dict[str, Any] = field(default_factory=dict)
     """Stack settings beside `config` (the passphrase's `encryptionsalt`)."""
 
@@ -49,6 +73,15 @@ class TierStack:
         local = yaml.safe_load((REPO / "Pulumi.local.yaml").read_text())["config"]
         config = {**local, "mlops:target": {"kind": "kubernetes", "install_gateway": True}}
         stack = cls(plane, name, REPO / f"Pulumi.{name}.yaml", config)
+        incomplete = missing_dependencies(
+            VENDORED_CHARTS / charts.KUBE_PROMETHEUS_STACK.folder_name
+        )
+        if incomplete:
+            config.pop("mlops:monitoring", None)
+            stack.left_out["monitoring"] = (
+                f"{VENDORED_CHARTS / charts.KUBE_PROMETHEUS_STACK.folder_name} lacks its "
+                f"dependency charts {', '.join(incomplete)}, so Helm cannot install it here"
+            )
         stack.write_config()
         stack.pulumi("stack", "init", name)
         # `stack init` added the passphrase's salt to the file: keep it.

@@ -31,16 +31,11 @@ import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
 from mlops_iac import versions
-from mlops_iac.charts import PinnedChart
+from mlops_iac.charts import CLUSTER_AUTOSCALER
 from mlops_iac.spec import AwsClusterSpec, AwsNodeGroupSpec
 
 from .identity import pod_identity_role
 
-CLUSTER_AUTOSCALER = PinnedChart(
-    versions.CLUSTER_AUTOSCALER_CHART,
-    versions.CLUSTER_AUTOSCALER_CHART_VERSION,
-    versions.CLUSTER_AUTOSCALER_REPO,
-)
 """The chart, resolved like every other release (a local copy under `MLOPS_IAC_CHARTS`)."""
 NAMESPACE = "kube-system"
 SERVICE_ACCOUNT = "cluster-autoscaler"
