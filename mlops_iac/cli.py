@@ -1,7 +1,10 @@
-"""The `mlops-iac` command line: synth, validate, doctor, up, preview, destroy, train, dev."""
+"""The `mlops-iac` command line: new, synth, validate, doctor, up, preview, destroy, train,
+dev."""
 
 from __future__ import annotations
 
+import enum
+import re
 import shutil
 import time
 from pathlib import Path
@@ -9,13 +12,14 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
-from rich.table import Table
 
 from mlops_iac.dev.cli import dev_app
-from mlops_iac.spec import SpecError, StackSpec, config_fields
+from mlops_iac.spec import CONFIG_NAMESPACE, SpecError, StackSpec
 
 EXIT_SPEC_ERROR = 2
 EXIT_MISSING_PREREQUISITES = 3
+EXIT_PROGRAM_FAILED = 1
+EXIT_USAGE = 2
 
 app = typer.Typer(
     help="Declare, test and deploy a whole MLOps stack with Pulumi.",
@@ -58,10 +62,73 @@ DirOption = Annotated[Path, typer.Option("--dir", "-C", help="Folder with Pulumi
 
 
 def _fail_spec(error: SpecError) -> typer.Exit:
-    errors.print("[bold red]invalid stack spec[/]", highlight=False)
-    for issue in error.issues:
+    """Print a spec (or project) error, one `mlops:<path>: message` line per problem; the
+    exit to raise (2)."""
+    from mlops_iac.program import ProjectError
+
+    header = "cannot read the project" if isinstance(error, ProjectError) else "invalid stack spec"
+    errors.print(f"[bold red]{header}[/]", highlight=False)
+    for issue in error.in_namespace(CONFIG_NAMESPACE, StackSpec.model_fields).issues:
         errors.print(f"  {issue}", highlight=False, markup=False)
     return typer.Exit(EXIT_SPEC_ERROR)
+
+
+def _fail_program(error: BaseException, project_dir: Path) -> typer.Exit:
+    """Print where the program failed, as the user wrote it: the innermost frame in the
+    project's own files (file:line and the line) and the exception on one line."""
+    from mlops_iac.program import program_frame
+
+    frame = program_frame(error, project_dir)
+    cause = _one_line(error)
+    if frame is None:
+        errors.print(f"[bold red]the program failed[/]: {cause}", highlight=False)
+    else:
+        errors.print(
+            f"[bold red]the program failed[/] at {_shown_path(frame.filename)}:{frame.lineno}",
+            highlight=False,
+        )
+        if frame.line:
+            errors.print(f"    {frame.line.strip()}", highlight=False, markup=False)
+        errors.print(cause, highlight=False, markup=False)
+    errors.print("(--traceback shows the whole traceback)", highlight=False, markup=False)
+    return typer.Exit(EXIT_PROGRAM_FAILED)
+
+
+def _one_line(error: BaseException) -> str:
+    """The exception on one line, as the last line of its traceback says it."""
+    import traceback
+
+    if isinstance(error, SyntaxError):
+        return f"{type(error).__name__}: {error.msg}"
+    exception = traceback.TracebackException.from_exception(error)
+    lines = list(exception.format_exception_only())[-1].strip().splitlines()
+    return lines[0] if lines else type(error).__name__
+
+
+def _shown_path(filename: str) -> str:
+    path = Path(filename).resolve()
+    try:
+        return str(path.relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
+
+
+def _usage_error(message: str) -> typer.Exit:
+    errors.print(f"[bold red]error[/]: {message}", highlight=False)
+    return typer.Exit(EXIT_USAGE)
+
+
+def _check_out_folder(out: Path) -> None:
+    """Exit 2 when `out` (or a folder above it) exists as a file: synth writes a folder."""
+    for folder in [out, *out.parents]:
+        if folder.exists():
+            if not folder.is_dir():
+                what = "is a file" if folder == out else f"is inside {folder}, a file"
+                raise _usage_error(
+                    f"--out {out} {what}; synth writes a folder (resources.json, "
+                    "outputs.json, manifests/): give a folder's path"
+                )
+            return
 
 
 @app.command()
@@ -69,16 +136,26 @@ def synth(
     program_dir: ProgramDir = Path("."),
     stack: StackOption = "local",
     out: Annotated[Path, typer.Option("--out", "-o", help="Output folder.")] = Path("out"),
+    show_traceback: Annotated[
+        bool, typer.Option("--traceback", help="On a failing program, the whole traceback.")
+    ] = False,
 ) -> None:
-    """Run a stack program offline under mocks; write resources.json and manifests/."""
+    """Run a stack program offline under mocks; write resources.json and manifests/.
+
+    The project is the first Pulumi.yaml in PROGRAM_DIR or a folder above it, as Pulumi
+    finds it. Exit 2 on an invalid spec or project, 1 when the program itself fails."""
     from mlops_iac.program import PulumiProject
     from mlops_iac.testing import synth as run_synth
     from mlops_iac.testing.synth import DuplicateObjectError
 
     started = time.perf_counter()
+    _check_out_folder(out)
     try:
         project = PulumiProject.load(program_dir)
         config, secret_keys = project.config(stack)
+    except SpecError as error:
+        raise _fail_spec(error) from None
+    try:
         result = run_synth(
             project.run, project=project.name, stack=stack, config=config, secret_keys=secret_keys
         )
@@ -87,15 +164,97 @@ def synth(
     except DuplicateObjectError as error:
         errors.print(str(error), highlight=False, markup=False)
         raise typer.Exit(1) from None
-    if (out / "manifests").is_dir():
-        shutil.rmtree(out / "manifests")
-    written = result.write(out)
+    except Exception as error:
+        if show_traceback:
+            raise
+        raise _fail_program(error, project.directory) from None
+    try:
+        if (out / "manifests").is_dir():
+            shutil.rmtree(out / "manifests")
+        written = result.write(out)
+    except OSError as error:
+        errors.print(f"[bold red]cannot write {out}[/]: {error}", highlight=False)
+        raise typer.Exit(1) from None
     elapsed = time.perf_counter() - started
     console.print(
         f"synthesized {len(result.resources)} resources and {written} "
         f"Kubernetes manifests into {out} in {elapsed:.2f} s",
         highlight=False,
     )
+
+
+class NewTarget(enum.StrEnum):
+    """Where a new project's dev stack runs."""
+
+    kind = "kind"
+    kubernetes = "kubernetes"
+    aws = "aws"
+
+
+@app.command()
+def new(
+    folder: Annotated[Path, typer.Argument(help="Folder of the new project (created if missing).")],
+    target: Annotated[
+        NewTarget, typer.Option("--target", "-t", help="Where the dev stack runs.")
+    ] = NewTarget.kind,
+    name: Annotated[
+        str | None, typer.Option("--name", help="Pulumi project name; the folder's name.")
+    ] = None,
+) -> None:
+    """Start a project: Pulumi.yaml, a config-only __main__.py, Pulumi.dev.yaml with a small
+    working spec, requirements.txt, tests/test_stack.py (offline, with mlops_iac.testing)
+    and .gitignore. Nothing is overwritten: exit 2 when a file exists."""
+    from mlops_iac.templates import STACK, ProjectExistsError, new_project
+
+    try:
+        written = new_project(folder, target=target.value, name=name)
+    except ProjectExistsError as error:
+        raise _usage_error(str(error)) from None
+    except OSError as error:
+        raise _usage_error(f"cannot write {folder}: {error}") from None
+    listed = ", ".join(path.relative_to(folder).as_posix() for path in written)
+    console.print(f"created {folder} (target {target.value}): {listed}", highlight=False)
+    console.print("next:", highlight=False)
+    for command, what in (
+        (f"cd {folder}", ""),
+        (f"mlops-iac synth . --stack {STACK}", "every resource and manifest, offline, in out/"),
+        ("pytest", "the stack's tests, offline"),
+        (f"mlops-iac doctor --stack {STACK}", "what a deployment needs here"),
+        (f"mlops-iac up {STACK}", f"deploy it ({target.value})"),
+    ):
+        line = f"  {command:<36}# {what}" if what else f"  {command}"
+        console.print(line, highlight=False)
+
+
+def _kubernetes_minor(requested: str | None) -> str:
+    """The Kubernetes version to validate against, or exit 2 naming the supported minors."""
+    from kubernetes_validate.utils import all_versions, major_minor
+
+    from mlops_iac.validate import DEFAULT_KUBERNETES_VERSION, SUPPORTED_KUBERNETES_VERSIONS
+
+    if requested is None:
+        return DEFAULT_KUBERNETES_VERSION
+    supported = ", ".join(SUPPORTED_KUBERNETES_VERSIONS)
+    text = requested.strip().removeprefix("v")
+    if not re.fullmatch(r"[0-9]+\.[0-9]+(\.[0-9]+)?", text):
+        raise _usage_error(
+            f"--kubernetes-version {requested!r} is not a Kubernetes version such as 1.35; "
+            f"the stacks are checked against {supported}"
+        )
+    minor = major_minor(text)
+    known = list(dict.fromkeys(major_minor(version) for version in all_versions()))
+    if minor not in known:
+        raise _usage_error(
+            f"Kubernetes {minor} is not supported: the stacks are checked against {supported} "
+            f"(the installed kubernetes-validate has schemas for {known[0]} to {known[-1]})"
+        )
+    if minor not in SUPPORTED_KUBERNETES_VERSIONS:
+        errors.print(
+            f"note: the stacks are checked against {supported}; {minor} has schemas but no "
+            "stack is tested on it",
+            highlight=False,
+        )
+    return minor
 
 
 @app.command()
@@ -106,14 +265,13 @@ def validate(
     ] = None,
 ) -> None:
     """Validate manifests: built-in kinds strictly against Kubernetes' OpenAPI, CRs against CRDs."""
-    from mlops_iac.validate import DEFAULT_KUBERNETES_VERSION, validate_directory
+    from mlops_iac.validate import validate_directory
 
+    version = _kubernetes_minor(kubernetes_version)
     if not directory.is_dir():
         errors.print(f"{directory}: not a folder", highlight=False)
         raise typer.Exit(1)
-    count, failures = validate_directory(
-        directory, kubernetes_version or DEFAULT_KUBERNETES_VERSION
-    )
+    count, failures = validate_directory(directory, version)
     for failure in failures:
         errors.print(str(failure), highlight=False, markup=False)
     if count == 0:
@@ -152,18 +310,47 @@ def check(out: Annotated[Path, typer.Argument(help="What `synth` wrote.")] = Pat
 
 
 @app.command()
-def doctor() -> None:
-    """Show which prerequisites of a real deployment are present, with install hints."""
-    from mlops_iac.doctor import run_checks
+def doctor(
+    stack: Annotated[
+        str | None,
+        typer.Option("--stack", "-s", help="Check only what this stack's target needs."),
+    ] = None,
+    program_dir: DirOption = Path("."),
+) -> None:
+    """Show which prerequisites of a real deployment are present, with install hints.
 
-    checks = run_checks()
-    table = Table("prerequisite", "status", "detail / how to get it")
-    for check in checks:
-        status = "[green]ok[/]" if check.ok else "[red]missing[/]"
-        table.add_row(
-            check.name, status, check.detail if check.ok else f"{check.detail}: {check.hint}"
-        )
-    console.print(table)
+    With --stack, only what that stack's target needs; exit 1 when any of it is missing.
+    Without, every target's needs; exit 1 when no target has all it needs. For kind, a
+    Pulumi CLI or kind missing from PATH is no blocker: `up` downloads pinned ones."""
+    from mlops_iac.doctor import blocks, checks_by_target
+
+    targets = [_load_spec(program_dir, stack).target.kind] if stack else None
+    grouped = checks_by_target(targets)
+    width = max(len(check.name) for checks in grouped.values() for check in checks)
+    for target, checks in grouped.items():
+        title = f"stack {stack!r}: target {target}" if stack else f"target {target}"
+        console.print(f"[bold]{title}[/]", highlight=False)
+        for check in checks:
+            if check.ok:
+                status, detail = "[green]ok      [/]", check.detail
+            elif blocks(target, check):
+                status, detail = "[red]missing [/]", f"{check.detail}: {check.hint}"
+            else:
+                status = "[yellow]download[/]"
+                detail = f"{check.detail}: `mlops-iac up` downloads a pinned one (or {check.hint})"
+            # Printed whole (soft wrap): an install link must stay one clickable line.
+            console.print(f"  {status}  {check.name.ljust(width)}  {detail}", highlight=False)
+    missing = {t: [c.name for c in checks if blocks(t, c)] for t, checks in grouped.items()}
+    ready = [target for target, names in missing.items() if not names]
+    not_ready = [f"{t} (missing {', '.join(names)})" for t, names in missing.items() if names]
+    if stack:
+        summary = f"stack {stack!r} is " + ("ready" if ready else f"not ready: {not_ready[0]}")
+    else:
+        summary = f"ready: {', '.join(ready) or 'no target'}"
+        summary += f"; not ready: {'; '.join(not_ready)}" if not_ready else ""
+    console.print(summary, highlight=False)
+    if not ready:
+        raise typer.Exit(1)
 
 
 def _load_spec(program_dir: Path, stack: str) -> StackSpec:
@@ -171,10 +358,9 @@ def _load_spec(program_dir: Path, stack: str) -> StackSpec:
     from mlops_iac.program import PulumiProject
 
     try:
-        config, _ = PulumiProject.load(program_dir).config(stack)
-        data = config_fields(config)
-        data.setdefault("name", stack)
-        return StackSpec.load(data, path_prefix="mlops:")
+        project = PulumiProject.load(program_dir)
+        config, _ = project.config(stack)
+        return StackSpec.from_config(config, stack=stack, project=project.name)
     except SpecError as error:
         raise _fail_spec(error) from None
 

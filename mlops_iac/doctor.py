@@ -57,6 +57,10 @@ TARGET_REQUIREMENTS = {
     "kubernetes": ("pulumi", "kubectl"),
     "aws": ("pulumi", "kubectl", "aws-credentials"),
 }
+"""What a deployment to each target needs (`docker` includes a running engine)."""
+DOWNLOADED_BY_UP = {"kind": frozenset({"pulumi", "kind"})}
+"""What `mlops-iac up` fetches itself for a target (pinned, SHA-256 checked, into
+~/.cache/mlops-iac/tools) when PATH lacks it, unless `--no-install`."""
 
 Runner = Callable[[list[str]], subprocess.CompletedProcess[str]]
 
@@ -129,6 +133,32 @@ def run_checks(names: Iterable[str] | None = None) -> list[Check]:
         elif name == "aws-credentials":
             checks.append(check_aws_credentials())
     return checks
+
+
+def checks_by_target(
+    targets: Iterable[str] | None = None,
+    run: Callable[[Iterable[str]], list[Check]] = run_checks,
+) -> dict[str, list[Check]]:
+    """What each target (all when None) needs, each prerequisite checked once:
+    `{"kind": [pulumi, docker, docker engine, kind, kubectl], ...}`."""
+    chosen = list(targets) if targets is not None else list(TARGET_REQUIREMENTS)
+    names = list(dict.fromkeys(n for t in chosen for n in TARGET_REQUIREMENTS[t]))
+    results = {check.name: check for check in run(names)}
+    grouped = {}
+    for target in chosen:
+        wanted = [
+            name
+            for requirement in TARGET_REQUIREMENTS[target]
+            for name in (requirement, "docker engine" if requirement == "docker" else None)
+            if name is not None
+        ]
+        grouped[target] = [results[name] for name in wanted if name in results]
+    return grouped
+
+
+def blocks(target: str, check: Check) -> bool:
+    """Whether a failed check stops a deployment to `target` (what `up` downloads does not)."""
+    return not check.ok and check.name not in DOWNLOADED_BY_UP.get(target, frozenset())
 
 
 def missing_for_target(target_kind: str) -> list[Check]:

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 import yaml
 from pydantic import Field, ValidationError, field_validator, model_validator
@@ -12,7 +13,7 @@ from pydantic import Field, ValidationError, field_validator, model_validator
 from mlops_iac import versions
 
 from .apis import missing_apis
-from .errors import SpecError, from_validation_error
+from .errors import SpecError, SpecIssue, SpecValidationError, did_you_mean, from_validation_error
 from .feature_store import FeatureStoreSpec
 from .monitoring import MonitoringSpec
 from .profiles import DataProtection, Profile, ProfileDefaults, defaults_for
@@ -27,6 +28,9 @@ KIND_GATEWAY_CLASS = "eg"
 """The GatewayClass a kind stack gets by default (Envoy Gateway, which the stack installs)."""
 CONFIG_NAMESPACE = "mlops"
 """Pulumi config namespace of the spec: `mlops:<field>` mirrors each StackSpec field."""
+PROVIDER_NAMESPACES = frozenset({"pulumi", "aws", "kubernetes", "random", "docker-build"})
+"""Config namespaces that Pulumi and the stack's providers read (`aws:region`): never a
+misplaced spec key, even in a project named like one."""
 
 
 class StackSpec(SpecModel):
@@ -239,14 +243,27 @@ class StackSpec(SpecModel):
         return self.data_protection or self.defaults.data_protection
 
     @classmethod
+    def model_validate(cls, obj: Any, **kwargs: Any) -> Self:
+        """Pydantic's `model_validate`, failing with one line per problem (`registry.replicas:
+        Input should be greater than or equal to 1 (got -1)`): the error is a
+        :class:`SpecValidationError`, both pydantic's `ValidationError` and a
+        :class:`SpecError`."""
+        try:
+            return super().model_validate(obj, **kwargs)
+        except ValidationError as error:
+            readable = from_validation_error(error, obj, cls)
+            raise SpecValidationError.wrap(error, readable) from None
+
+    @classmethod
     def load(cls, data: Any, *, path_prefix: str = "") -> StackSpec:
-        """Validate plain data; every failure is a :class:`SpecError` naming its field."""
+        """Validate plain data; every failure is a :class:`SpecError` naming its field
+        (`registry.replicas`, or `mlops:registry.replicas` with `path_prefix="mlops:"`)."""
         if not isinstance(data, dict):
             raise SpecError.single(
                 path_prefix.rstrip(":."), "a stack spec must be a mapping of fields", data
             )
         try:
-            return cls.model_validate(data)
+            return super().model_validate(data)
         except ValidationError as error:
             raise from_validation_error(error, data, cls, path_prefix) from None
 
@@ -260,16 +277,39 @@ class StackSpec(SpecModel):
         return cls.load(data)
 
     @classmethod
+    def from_config(
+        cls,
+        config: Mapping[str, Any],
+        *,
+        stack: str,
+        project: str | None = None,
+        namespace: str = CONFIG_NAMESPACE,
+    ) -> StackSpec:
+        """The spec in flat Pulumi config (`{"mlops:target": '{"kind": "kind"}'}`): the key
+        `<namespace>:<field>` for each field, `name` defaulting to `stack`. Errors name
+        `mlops:<path>`; a key meant for the spec but outside its namespace (`registry`, which
+        is `<project>:registry`, or `mlps:registry`) is one too, naming the key to use."""
+        misplaced = misplaced_config_keys(config, project, namespace)
+        if misplaced:
+            raise SpecError(misplaced)
+        data = config_fields(dict(config), namespace)
+        data.setdefault("name", stack)
+        return cls.load(data, path_prefix=f"{namespace}:")
+
+    @classmethod
     def from_pulumi_config(cls, namespace: str = CONFIG_NAMESPACE) -> StackSpec:
         """Load the spec from Pulumi config: `mlops:<field>` for each field.
 
-        `name` defaults to the Pulumi stack name.
+        `name` defaults to the Pulumi stack name; see :meth:`from_config`.
         """
         import pulumi
 
-        data = config_fields(_current_config(), namespace)
-        data.setdefault("name", pulumi.get_stack())
-        return cls.load(data, path_prefix=f"{namespace}:")
+        return cls.from_config(
+            _current_config(),
+            stack=pulumi.get_stack(),
+            project=pulumi.get_project(),
+            namespace=namespace,
+        )
 
 
 def config_fields(config: dict[str, Any], namespace: str = CONFIG_NAMESPACE) -> dict[str, Any]:
@@ -284,6 +324,37 @@ def config_fields(config: dict[str, Any], namespace: str = CONFIG_NAMESPACE) -> 
             continue
         fields[key[len(prefix) :]] = _decode(raw)
     return fields
+
+
+def misplaced_config_keys(
+    config: Mapping[str, Any], project: str | None, namespace: str = CONFIG_NAMESPACE
+) -> list[SpecIssue]:
+    """Keys that look meant for the spec but sit outside its namespace, which nothing reads:
+    a spec field in the project's own namespace (`registry:` in `Pulumi.<stack>.yaml` is
+    `<project>:registry`), or a field or near miss of one in a misspelt `mlops` namespace
+    (`mlps:registy`). Each issue says which key to write instead. Other keys of the project
+    are the program's own (`mlops-iac synth` checks them against Pulumi.yaml's `config:`)."""
+    fields = list(StackSpec.model_fields)
+    issues = []
+    for key in sorted(config):
+        space, _, name = key.partition(":") if ":" in key else ("", "", key)
+        if space == namespace or space in PROVIDER_NAMESPACES or not name:
+            continue
+        own = space in ("", project)
+        if not own and did_you_mean(space, [namespace]) is None:
+            continue
+        guess = name if name in fields else None if own else did_you_mean(name, fields)
+        if guess is None:
+            continue
+        where = "the project's namespace" if own else f"namespace {space!r}"
+        issues.append(
+            SpecIssue(
+                key,
+                f"nothing reads this key ({where}): the spec's fields are "
+                f"`{namespace}:<field>`; did you mean `{namespace}:{guess}`?",
+            )
+        )
+    return issues
 
 
 def _decode(raw: Any) -> Any:

@@ -297,17 +297,38 @@ class TrainingSpec(SpecModel):
 
     def check_quota(self, default_resources: ResourceRequirements) -> None:
         """ValueError if a job's limits (its own or `default_resources`) exceed the quota:
-        such a job could never start."""
+        such a job could never start. The message says where the limit comes from: the
+        job's `resources`, the CPU limit's default (twice the request without `cpu_limit`)
+        or the profile."""
         for index, job in enumerate(self.jobs):
-            limits = (job.resources or default_resources).to_kubernetes()["limits"]
+            resources = job.resources or default_resources
+            limits = resources.to_kubernetes()["limits"]
             for resource in ("cpu", "memory"):
                 allowed = getattr(self.quota, resource)
-                if quantity_value(limits[resource]) > quantity_value(allowed):
-                    raise ValueError(
-                        f"training.jobs[{index}] ({job.name!r}) has a {resource} limit of "
-                        f"{limits[resource]}, above training.quota.{resource} {allowed}: it "
-                        "could never start; raise the quota or set the job's resources"
+                if quantity_value(limits[resource]) <= quantity_value(allowed):
+                    continue
+                field = f"{resource}_limit"
+                if job.resources is None:
+                    origin = "the profile's default for training jobs"
+                    fix = f"set the job's resources (cpu, memory and {field})"
+                elif getattr(job.resources, field) is None and resource == "cpu":
+                    origin = (
+                        f"twice its cpu request {job.resources.cpu}, the default without "
+                        "resources.cpu_limit"
                     )
+                    fix = "set resources.cpu_limit"
+                elif getattr(job.resources, field) is None:
+                    origin = f"its {resource} request, the default without resources.{field}"
+                    fix = f"lower resources.{resource}"
+                else:
+                    origin = f"resources.{field}"
+                    fix = f"lower resources.{field}"
+                raise ValueError(
+                    f"training.jobs[{index}] ({job.name!r}) has a {resource} limit of "
+                    f"{limits[resource]}, above training.quota.{resource} {allowed}: it could "
+                    f"never start. The limit is {origin}: raise training.quota.{resource} or "
+                    f"{fix}"
+                )
 
     def job(self, name: str) -> TrainingJobSpec:
         """The job called `name`, or KeyError listing the jobs there are."""

@@ -6,11 +6,12 @@ the bad value and the rule it broke.
 
 from __future__ import annotations
 
+import math
 import re
 from decimal import Decimal, InvalidOperation
-from typing import Annotated
+from typing import Annotated, Any
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
 _DNS1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 _BUCKET = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
@@ -78,17 +79,34 @@ def quantity_value(quantity: str) -> Decimal:
     return number * Decimal(10) ** int(suffix[1:])
 
 
-def _quantity(value: str | int | float) -> str:
-    text = str(value)
+_QUANTITY_RULE = "a number with an optional suffix, e.g. '500m', '2', '512Mi', '10Gi'"
+
+
+def _quantity_text(value: Any) -> Any:
+    """A number as the string Kubernetes reads it (`4` -> '4', `0.5` -> '0.5', `2.0` -> '2'):
+    YAML and JSON give unquoted quantities as numbers, and Kubernetes accepts them so.
+    Strings pass unchanged; anything else (a bool, a list) is refused as no quantity."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValueError(f"{value!r} is not a Kubernetes quantity: {_QUANTITY_RULE}")
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise ValueError(f"{value!r} is not a Kubernetes quantity: {_QUANTITY_RULE}")
+        if value.is_integer():
+            return str(int(value))
+        return repr(value)
+    return str(value)
+
+
+def _quantity(value: str) -> str:
+    text = value
     if text.startswith("-"):
         raise ValueError(f"{text!r} is negative; a quantity is zero or more, e.g. '0', '2'")
     try:
         quantity_value(text)
     except (ValueError, InvalidOperation):
-        raise ValueError(
-            f"{text!r} is not a Kubernetes quantity: a number with an optional suffix, "
-            "e.g. '500m', '2', '512Mi', '10Gi'"
-        ) from None
+        raise ValueError(f"{text!r} is not a Kubernetes quantity: {_QUANTITY_RULE}") from None
     return text
 
 
@@ -104,8 +122,9 @@ BucketName = Annotated[str, AfterValidator(_bucket)]
 Hostname = Annotated[str, AfterValidator(_hostname)]
 """A DNS host name, optionally a wildcard (`*.example.com`)."""
 
-Quantity = Annotated[str, AfterValidator(_quantity)]
-"""A Kubernetes resource quantity (`500m`, `2`, `512Mi`, `10Gi`)."""
+Quantity = Annotated[str, BeforeValidator(_quantity_text), AfterValidator(_quantity)]
+"""A Kubernetes resource quantity (`500m`, `2`, `512Mi`, `10Gi`); a number (`4`, `0.5`) is
+taken as Kubernetes takes it and kept as its string form."""
 
 ImageRef = Annotated[str, Field(pattern=r"^[^\s:@]+(:[\w][\w.-]{0,127})?(@sha256:[a-f0-9]{64})?$")]
 """A container image: `repository[:tag][@sha256:digest]`."""
@@ -118,7 +137,9 @@ class SpecModel(BaseModel):
 
 
 class ResourceRequirements(SpecModel):
-    """CPU and memory for one container. Limits default to the requests."""
+    """CPU and memory for one container. Without explicit limits, the memory limit is the
+    memory request and the CPU limit twice the CPU request (short bursts allowed; the request
+    stays guaranteed)."""
 
     cpu: Quantity = Field(description="CPU request, e.g. '250m' or '2'.")
     memory: Quantity = Field(description="Memory request, e.g. '512Mi'.")
