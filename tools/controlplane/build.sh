@@ -149,6 +149,7 @@ build_group() {
     chmod 0755 "$tmp"
     mv -f "$tmp" "$out/$name"
     log "$name: built in $((SECONDS - start)) s ($(du -h "$out/$name" | cut -f1))"
+    printf '%s %s\n' "$name" "$((SECONDS - start))" >>"$out/build-seconds-$g"
   done <<<"$rec"
   for name in $(extras "$g"); do
     install -m 0755 "$dir/$name" "$out/$name"
