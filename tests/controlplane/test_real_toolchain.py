@@ -18,11 +18,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from polling import wait_until
+from toolchain import REPO, VENDORED_CHARTS, TierStack, not_converged, uids
 
 from mlops_iac.dev.controlplane import ControlPlane, stop
-
-from .polling import wait_until
-from .toolchain import REPO, VENDORED_CHARTS, TierStack, not_converged, uids
 
 pytestmark = pytest.mark.controlplane
 
@@ -129,7 +128,8 @@ UPDATES: list[tuple[str, Callable[[TierStack], None], dict[str, str]]] = [
     (
         "a new endpoint",
         lambda stack: stack.set("mlops:serving", [ENDPOINT]),
-        {"local-serving-demo": "create"},
+        # with monitoring, endpoints log inferences: the bucket for them comes with the first
+        {"local-serving-demo": "create", "local-platform-s3-bucket-inference-logs": "create"},
     ),
     (
         "an endpoint's canary weight",
@@ -150,7 +150,8 @@ UPDATES: list[tuple[str, Callable[[TierStack], None], dict[str, str]]] = [
     (
         "a removed endpoint",
         lambda stack: stack.set("mlops:serving", None),
-        {"local-serving-demo": "delete"},
+        # the bucket's Job goes with its last user; the bucket and its objects stay in the store
+        {"local-serving-demo": "delete", "local-platform-s3-bucket-inference-logs": "delete"},
     ),
     (
         "a training schedule",
@@ -164,21 +165,48 @@ UPDATES: list[tuple[str, Callable[[TierStack], None], dict[str, str]]] = [
         {"local-training-job-demo": "update"},
     ),
     (
+        "the storage size of each data service",
+        _with("target", postgres={"storage": "3Gi"}, object_store={"storage": "6Gi"}),
+        # volume sizes apply when a claim is made; never a replacement of a data StatefulSet
+        # (single_node.VOLUME_TEMPLATE_FIELDS): nothing is planned
+        {},
+    ),
+    (
         "a changed runtime image tag",
         lambda stack: stack.set("mlops:runtime_image", "mlops-iac/runtime:0.1.1"),
-        {"local-training-job-demo": "update", "local-feature-store": "update"},
+        # the feast apply Job is immutable: a new image re-runs it (replace); the rest updates
+        {
+            "local-training-job-demo": "update",
+            "local-feature-store-apply": "replace",
+            "local-feature-store": "update",
+        },
     ),
     (
         "monitoring switched off",
         lambda stack: stack.set("mlops:monitoring", None),
-        {"local-monitoring": "delete"},
+        # with it go what scrapes the stack and where jobs push metrics
+        {
+            "local-monitoring": "delete",
+            "local-registry-servicemonitor": "delete",
+            "local-feature-store-servicemonitor": "delete",
+            "local-feature-store": "update",
+            "local-training-job-demo": "update",
+            "local-training-pushgateway-egress": "delete",
+        },
     ),
     (
         "monitoring switched on again",
         lambda stack: stack.set(
             "mlops:monitoring", {"grafana": {"ingress": {"host": "grafana.localtest.me"}}}
         ),
-        {"local-monitoring": "create"},
+        {
+            "local-monitoring": "create",
+            "local-registry-servicemonitor": "create",
+            "local-feature-store-servicemonitor": "create",
+            "local-feature-store": "update",
+            "local-training-job-demo": "update",
+            "local-training-pushgateway-egress": "create",
+        },
     ),
 ]
 """Each: what changes, the spec change, and for each Pulumi name prefix the one operation
@@ -208,7 +236,7 @@ def test_an_update_changes_exactly_what_the_spec_change_says_and_keeps_the_data(
             for prefix, op in expected.items()
         )
     ]
-    assert unexpected == [], f"{what}: planned beyond the change"
+    assert unexpected == [], f"{what}: planned beyond the change; all steps: {steps}"
     for prefix, op in expected.items():
         assert any(urn_name(s["urn"]).startswith(prefix) and s["op"] == op for s in steps), (
             f"{what}: nothing under {prefix} plans {op}: {steps}"

@@ -176,7 +176,7 @@ class InClusterObjectStore(pulumi.ComponentResource):
                 storage=storage,
                 storage_class=storage_class,
             ),
-            opts=keep,
+            opts=single_node.statefulset_options(keep),
         )
         single_node.client_network_policies(
             name,

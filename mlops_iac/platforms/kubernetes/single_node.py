@@ -51,6 +51,21 @@ def service(
     )
 
 
+VOLUME_TEMPLATE_FIELDS = ["spec.volumeClaimTemplates"]
+"""StatefulSet fields the provider can only change by replacing the StatefulSet. A data
+StatefulSet is never replaced (its replacement would be created beside the object it replaces,
+under the same name, and fail halfway), so Pulumi ignores later changes to them: a volume's
+size and class apply when its claim is first made. Growing an existing volume is a resize of
+its claim (`kubectl patch pvc data-<statefulset>-0`), where the storage class allows it."""
+
+
+def statefulset_options(keep: pulumi.ResourceOptions) -> pulumi.ResourceOptions:
+    """The options of a data StatefulSet: the data's protection, and no replacement."""
+    return pulumi.ResourceOptions.merge(
+        keep, pulumi.ResourceOptions(ignore_changes=VOLUME_TEMPLATE_FIELDS)
+    )
+
+
 def statefulset_spec(
     *,
     k8s_name: str,
