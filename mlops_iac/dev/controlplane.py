@@ -146,9 +146,7 @@ class ControlPlane:
             self.kubectl("apply", "--server-side", "-f", "-", stdin=self._bootstrap_objects())
             if crds:
                 self.kubectl("apply", "--server-side", "-f", str(crd_manifests_dir()))
-                self.kubectl(
-                    "wait", "--for=condition=Established", "crd", "--all", "--timeout=60s"
-                )
+                self.kubectl("wait", "--for=condition=Established", "crd", "--all", "--timeout=60s")
             install_plugins(self.bin_dir, self.env())
             self.kubectl("wait", "--for=condition=Ready", f"node/{NODE_NAME}", "--timeout=60s")
             # The controllers run once they have made the default ServiceAccount.
