@@ -11,15 +11,13 @@ and that no stateful object was replaced), then teardown keeping the data.
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from polling import wait_until
-from toolchain import REPO, VENDORED_CHARTS, TierStack, not_converged, uids
+from toolchain import VENDORED_CHARTS, TierStack, not_converged, uids
 
 from mlops_iac.dev.controlplane import ControlPlane, stop
 
@@ -265,26 +263,8 @@ def _data(plane: ControlPlane) -> dict[str, str]:
     return found
 
 
-def mlops_iac(stack: TierStack, *args: str) -> str:
-    """`mlops-iac <args>` in the repo with the tier's environment (the Automation API then
-    drives the built CLI)."""
-    done = subprocess.run(
-        [sys.executable, "-m", "mlops_iac.cli", *args],
-        cwd=REPO,
-        env=stack.env(),
-        capture_output=True,
-        text=True,
-        timeout=1500,
-    )
-    output = done.stdout + done.stderr
-    assert done.returncode == 0, (
-        f"mlops-iac {' '.join(args)} exited {done.returncode}:\n{output[-6000:]}"
-    )
-    return output
-
-
 def test_mlops_iac_preview_drives_the_same_toolchain(stack: TierStack) -> None:
-    output = mlops_iac(stack, "preview", stack.name)
+    output = stack.mlops_iac("preview", stack.name)
 
     assert "Previewing update" in output
 
@@ -295,13 +275,13 @@ def test_down_keeps_the_data_and_a_new_up_finds_it_unchanged(
     before = _data(empty_plane)
     assert any(key.startswith("statefulsets/") for key in before)
 
-    mlops_iac(stack, "down", stack.name)
+    stack.mlops_iac("down", stack.name)
     kept = _data(empty_plane)
     remaining = {r["type"] for r in stack.resources()}
     assert "kubernetes:apps/v1:Deployment" not in remaining
     assert {k: v for k, v in before.items() if kept.get(k) != v} == {}
 
-    mlops_iac(stack, "up", stack.name)
+    stack.mlops_iac("up", stack.name)
     after = _data(empty_plane)
     assert {k: v for k, v in before.items() if after.get(k) != v} == {}
     wait_until(lambda: not not_converged(empty_plane), timeout=180)
@@ -316,7 +296,7 @@ def test_production_refuses_destroy_while_protected_and_down_delete_data_removes
     refused = stack.pulumi("destroy", "--yes", "--skip-preview", check=False)
     assert "protected" in refused
 
-    mlops_iac(stack, "down", stack.name, "--delete-data")
+    stack.mlops_iac("down", stack.name, "--delete-data")
     assert stack.resources() == [] or {r["type"] for r in stack.resources()} == {
         "pulumi:pulumi:Stack"
     }

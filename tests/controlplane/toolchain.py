@@ -121,20 +121,24 @@ class TierStack:
         command = [str(self.plane.bin_dir / "pulumi"), *args, "--non-interactive"]
         if args[:2] != ("stack", "init"):
             command += ["--stack", self.name]
+        return self.run(command, check=check)
+
+    def mlops_iac(self, *args: str) -> str:
+        """`mlops-iac <args>` in the repo with this environment (the Automation API then
+        drives the built CLI); its output."""
+        return self.run([sys.executable, "-m", "mlops_iac.cli", *args])
+
+    def run(self, command: list[str], *, check: bool = True) -> str:
+        """Run a command in the repo with `env()`; its output (stdout and stderr), or
+        PulumiFailed with the end of it."""
         done = subprocess.run(
-            command,
-            cwd=REPO,
-            env=self.env(),
-            capture_output=True,
-            text=True,
-            timeout=1500,
+            command, cwd=REPO, env=self.env(), capture_output=True, text=True, timeout=1500
         )
         output = done.stdout + done.stderr
-        self.log.append(f"$ pulumi {' '.join(args)}\n{output}")
+        shown = " ".join(Path(command[0]).name.split() + command[1:])
+        self.log.append(f"$ {shown}\n{output}")
         if check and done.returncode != 0:
-            raise PulumiFailed(
-                f"pulumi {' '.join(args)} exited {done.returncode}:\n{output[-6000:]}"
-            )
+            raise PulumiFailed(f"{shown} exited {done.returncode}:\n{output[-6000:]}")
         return output
 
     def up(self) -> str:

@@ -3,7 +3,7 @@
 # cache folder keyed by that group's pins, and link them all into one bin folder:
 #
 #   ${XDG_CACHE_HOME:-$HOME/.cache}/mlops-iac/controlplane/<group>-<hash>/   one per group
-#   ${XDG_CACHE_HOME:-$HOME/.cache}/mlops-iac/controlplane/bin-<hash>/       all of them
+#   ${XDG_CACHE_HOME:-$HOME/.cache}/mlops-iac/controlplane/<hash>/bin/       all of them
 #
 # Usage: tools/controlplane/build.sh [GROUP...]   (default: every group)
 #   pulumi               the Pulumi CLI (github.com/pulumi/pulumi/pkg/v3)
@@ -193,7 +193,8 @@ done
 # One folder with every built group's files, hard-linked: the CLI finds the language host
 # as a bundled plugin beside its own (resolved) path, and the host finds its exec script
 # beside its own, so symlinks would not do.
-bin="$root/bin-$(for g in "${all_groups[@]}"; do echo "${group_dir[$g]}"; done | sha256sum | cut -c1-16)"
+# <key>/bin, so that <key> is the root the Automation API's PulumiCommand(root=...) expects.
+bin="$root/$(for g in "${all_groups[@]}"; do echo "${group_dir[$g]}"; done | sha256sum | cut -c1-16)/bin"
 mkdir -p "$bin"
 for g in "${all_groups[@]}"; do
   out="${group_dir[$g]}"
