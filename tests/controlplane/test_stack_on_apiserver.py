@@ -27,7 +27,12 @@ def local_stack(control_plane: ControlPlane) -> SynthResult:
     """The local stack's config, targeted at the control plane's kubeconfig."""
     project = PulumiProject.load(REPO)
     config, secret_keys = project.config("local")
-    config["mlops:target"] = {"kind": "kubernetes", "kubeconfig": str(control_plane.kubeconfig)}
+    config["mlops:target"] = {
+        "kind": "kubernetes",
+        "kubeconfig": str(control_plane.kubeconfig),
+        # this control plane starts with the CRDs of mlops_iac/schemas/crd-manifests
+        "preinstalled": ["gateway-api", "prometheus-operator"],
+    }
     return synth(
         project.run, project=project.name, stack="local", config=config, secret_keys=secret_keys
     )
@@ -159,7 +164,12 @@ def test_changing_one_value_changes_only_what_it_should(control_plane, applied):
 
     project = PulumiProject.load(REPO)
     config, _ = project.config("local")
-    config["mlops:target"] = {"kind": "kubernetes", "kubeconfig": str(control_plane.kubeconfig)}
+    config["mlops:target"] = {
+        "kind": "kubernetes",
+        "kubeconfig": str(control_plane.kubeconfig),
+        # this control plane starts with the CRDs of mlops_iac/schemas/crd-manifests
+        "preinstalled": ["gateway-api", "prometheus-operator"],
+    }
     config["mlops:registry"] = {**config["mlops:registry"], "replicas": 2}
     scaled = synth(project.run, project=project.name, stack="local", config=config)
     manifests = scaled.revealed_manifests()
@@ -191,7 +201,12 @@ def test_a_stack_with_serving_endpoints_and_a_canary_comes_up(control_plane):
         {
             "name": "srv",
             "namespace": "serving-test",
-            "target": {"kind": "kubernetes", "kubeconfig": str(control_plane.kubeconfig)},
+            "target": {
+                "kind": "kubernetes",
+                "kubeconfig": str(control_plane.kubeconfig),
+                # this control plane starts with the CRDs of mlops_iac/schemas/crd-manifests
+                "preinstalled": ["gateway-api", "prometheus-operator"],
+            },
             "serving": [
                 {
                     "name": "churn",
