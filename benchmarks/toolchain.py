@@ -71,7 +71,8 @@ def project(folder: Path, main: str, config: dict[str, Any]) -> Path:
 
     folder.mkdir(parents=True)
     (folder / "Pulumi.yaml").write_text(
-        f"name: bench\nruntime:\n  name: python\n  options:\n    toolchain: pip\nmain: {main}\n"
+        f"name: bench-{folder.name}\nruntime:\n  name: python\n  options:\n"
+        f"    toolchain: pip\nmain: {main}\n"
     )
     (folder / "Pulumi.bench.yaml").write_text(yaml.safe_dump({"config": config}))
     return folder
@@ -112,7 +113,9 @@ def main() -> None:
             env = {**os.environ, **plane.env()}
             env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env["PATH"]])
             env["PULUMI_PYTHON_CMD"] = sys.executable
-            env["MLOPS_IAC_CHARTS"] = str(REPO.parent / "shared" / "vendor" / "charts")
+            env["MLOPS_IAC_CHARTS"] = os.environ.get(
+                "MLOPS_IAC_TIER_CHARTS", str(REPO.parent / "shared" / "vendor" / "charts")
+            )
             local = project(root / "local", str(REPO / "stacks"), spec_config(0))
             subprocess.run(
                 ["pulumi", "stack", "init", "bench", "--non-interactive"],
@@ -126,6 +129,7 @@ def main() -> None:
             many = spec_config(args.endpoints)
             ours = project(root / "ours", str(REPO / "stacks"), many)
             flat = project(root / "flat", "__main__.py", {})
+            os.environ["MLOPS_IAC_CHARTS"] = env["MLOPS_IAC_CHARTS"]  # the same charts, flat
             declared = synth_project(ours, "bench")
             (flat / "resources.json").write_text(
                 json.dumps(
