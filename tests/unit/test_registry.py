@@ -19,20 +19,8 @@ STATEFUL_TYPES = {
 
 
 @pytest.fixture(scope="module")
-def local() -> SynthResult:
-    from mlops_iac.components.stack import MLOpsStack
-    from mlops_iac.spec import StackSpec
-    from mlops_iac.testing import synth
-
-    spec = StackSpec.load(
-        {
-            "name": "demo",
-            "target": {"kind": "kind", "cluster": "mlops"},
-            "routing": {"gateway_class": "eg"},
-            "registry": {"ingress": {"host": "mlflow.example.test"}},
-        }
-    )
-    return synth(lambda: MLOpsStack("demo", spec).export(), stack="demo")
+def local(registry_stack: SynthResult) -> SynthResult:
+    return registry_stack
 
 
 def container(result: SynthResult, kind: str, name: str, index: int = 0) -> dict[str, Any]:

@@ -16,20 +16,8 @@ REFERENCE = re.compile(r"\$\(([A-Za-z_][A-Za-z0-9_]*)\)")
 
 
 @pytest.fixture(scope="module")
-def demo() -> SynthResult:
-    from mlops_iac.components.stack import MLOpsStack
-    from mlops_iac.spec import StackSpec
-    from mlops_iac.testing import synth
-
-    spec = StackSpec.load(
-        {
-            "name": "demo",
-            "target": {"kind": "kind", "cluster": "mlops"},
-            "routing": {"gateway_class": "eg"},
-            "registry": {"ingress": {"host": "mlflow.example.test"}},
-        }
-    )
-    return synth(lambda: MLOpsStack("demo", spec).export(), stack="demo")
+def demo(registry_stack: SynthResult) -> SynthResult:
+    return registry_stack
 
 
 def registry_pod(result: SynthResult) -> dict[str, Any]:
