@@ -19,7 +19,7 @@ import pulumi_kubernetes as k8s
 
 from mlops_iac.spec.target import PreinstalledApi
 
-API_GROUPS: dict[str, tuple[str, ...]] = {
+API_GROUPS: dict[PreinstalledApi, tuple[str, ...]] = {
     "gateway-api": ("gateway.networking.k8s.io",),
     "envoy-gateway": ("gateway.envoyproxy.io",),
     "prometheus-operator": ("monitoring.coreos.com",),
@@ -27,6 +27,10 @@ API_GROUPS: dict[str, tuple[str, ...]] = {
     "kueue": ("kueue.x-k8s.io",),
 }
 """The API groups each declarable API brings."""
+GROUP_APIS: dict[str, PreinstalledApi] = {
+    group: api for api, groups in API_GROUPS.items() for group in groups
+}
+"""API group -> the declarable API it belongs to."""
 
 CHART_APIS: dict[str, tuple[PreinstalledApi, ...]] = {
     "gateway-helm": ("gateway-api", "envoy-gateway"),
@@ -73,7 +77,7 @@ class ClusterApis:
             return list(self._installers[group])
         if group in self._preinstalled:
             return []
-        declarable = next((api for api, groups in API_GROUPS.items() if group in groups), None)
+        declarable = GROUP_APIS.get(group)
         hint = (
             f"add {declarable!r} to target.preinstalled if the cluster already serves it"
             if declarable

@@ -13,15 +13,12 @@ from collections.abc import Iterable
 from pathlib import PurePosixPath
 
 from mlops_iac import charts
-from mlops_iac.k8s.apis import API_GROUPS, CHART_APIS, api_group
+from mlops_iac.k8s.apis import API_GROUPS, CHART_APIS, GROUP_APIS, api_group
 from mlops_iac.spec.target import PreinstalledApi
 
 from .mocks import Registration
 
 RELEASE_TYPE = "kubernetes:helm.sh/v3:Release"
-CUSTOM_GROUPS = {group: api for api, groups in API_GROUPS.items() for group in groups}
-"""API group -> the declarable API it belongs to, for every custom-resource group the stack
-may create objects of."""
 
 
 def chart_of(release: Registration) -> str | None:
@@ -40,7 +37,7 @@ def resource_group(registration: Registration) -> str | None:
         return None
     api_version = registration.type.split(":")[1]
     group = api_group(api_version)
-    return group if group in CUSTOM_GROUPS else None
+    return group if group in GROUP_APIS else None
 
 
 def dependency_closure(resources: Iterable[Registration], start: Registration) -> set[str]:

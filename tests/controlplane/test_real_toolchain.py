@@ -24,12 +24,6 @@ from mlops_iac.dev.controlplane import ControlPlane, stop
 pytestmark = pytest.mark.controlplane
 
 STATEFUL_KINDS = ("statefulsets", "persistentvolumeclaims", "persistentvolumes", "namespaces")
-STATEFUL_TYPES = (
-    "kubernetes:apps/v1:StatefulSet",
-    "kubernetes:core/v1:PersistentVolumeClaim",
-    "kubernetes:core/v1:Namespace",
-    "random:index/randomPassword:RandomPassword",
-)
 
 
 @pytest.fixture(scope="module")
@@ -89,11 +83,6 @@ def test_a_second_preview_plans_no_change(stack: TierStack) -> None:
 def test_refresh_then_preview_plans_no_change(stack: TierStack) -> None:
     stack.pulumi("refresh", "--yes", "--skip-preview")
     stack.pulumi("preview", "--expect-no-changes", "--diff")
-
-
-def urn_type(urn: str) -> str:
-    """The resource type in a URN (`kubernetes:apps/v1:StatefulSet`)."""
-    return urn.split("::")[2].split("$")[-1]
 
 
 def urn_name(urn: str) -> str:
