@@ -10,13 +10,19 @@ materialization and the feature server.
 import os
 from datetime import timedelta
 
-from feast import Entity, FeatureService, FeatureView, Field, FileSource
+from feast import Entity, FeatureService, FeatureView, Field, FileSource, ValueType
 from feast.types import Float32, Int64
 
 DATA = os.environ.get("MLOPS_FEAST_DATA", "data")
 S3_ENDPOINT = os.environ.get("MLOPS_FEAST_S3_ENDPOINT") or None
 
-customer = Entity(name="customer", join_keys=["customer_id"], description="A customer.")
+# The join key's type is declared, so `feast apply` needs no data (a new stack has none).
+customer = Entity(
+    name="customer",
+    join_keys=["customer_id"],
+    value_type=ValueType.INT64,
+    description="A customer.",
+)
 
 customer_stats_source = FileSource(
     name="customer_stats_source",

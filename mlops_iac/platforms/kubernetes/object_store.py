@@ -65,12 +65,15 @@ def server_command(port: int = S3_PORT) -> list[str]:
     """Single-node SeaweedFS: master, volume server, filer and S3 gateway in one process.
 
     The binary is called directly: the image's entrypoint adds `-master.volumePreallocate`,
-    which reserves a whole volume (1 GiB) on disk up front.
+    which reserves a whole volume (1 GiB) on disk up front. The parts find each other at
+    the pod's IP (`POD_IP`, from the downward API), not at whichever interface weed detects
+    first.
     """
     return [
         "/usr/bin/weed",
         "server",
         f"-dir={DATA_DIR}",
+        "-ip=$(POD_IP)",
         "-ip.bind=0.0.0.0",
         "-volume.max=0",
         "-master.volumeSizeLimitMB=128",
@@ -144,6 +147,7 @@ class InClusterObjectStore(pulumi.ComponentResource):
             "name": "seaweedfs",
             "image": versions.SEAWEEDFS_IMAGE,
             "command": server_command(),
+            "env": [{"name": "POD_IP", "valueFrom": {"fieldRef": {"fieldPath": "status.podIP"}}}],
             "ports": [{"name": "s3", "containerPort": S3_PORT}],
             "resources": resources.to_kubernetes(),
             "securityContext": pods.container_security_context(),
