@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import json
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -85,6 +86,53 @@ def validate_manifest(manifest: dict[str, Any], kubernetes_version: str) -> str 
         return f"no Kubernetes {kubernetes_version} schema for {api_version} {kind}"
     except IndexError:
         return f"kubernetes-validate has no schemas for Kubernetes {kubernetes_version}"
+    return duplicate_list_key(manifest, kubernetes_version)
+
+
+def duplicate_list_key(manifest: dict[str, Any], kubernetes_version: str) -> str | None:
+    """The first list whose schema says its items are keyed (`x-kubernetes-list-type: map`,
+    such as a container's `env` by `name`) that holds two items with one key, else None.
+    The JSON schema cannot say this, and server-side apply, which `pulumi up` uses, refuses
+    such an object ("duplicate entries for key")."""
+    from kubernetes_validate import utils
+
+    version = [v for v in utils.all_versions() if utils.major_minor(v) <= kubernetes_version]
+    folder = f"kubernetes-json-schema/v{version[-1]}-local-strict"
+    group_version = re.sub(r"^([^./]*)(?:\.[^/]*)?/", r"\1-", str(manifest["apiVersion"]))
+    schema = utils.schema_contents(
+        f"{folder}/{str(manifest['kind']).lower()}-{group_version}.json", kubernetes_version
+    )
+    definitions = utils.schema_contents(f"{folder}/_definitions.json", kubernetes_version)
+    return _first_duplicate(manifest, schema, definitions["$defs"], "")
+
+
+def _first_duplicate(
+    value: Any, schema: dict[str, Any], definitions: dict[str, Any], where: str
+) -> str | None:
+    while "$ref" in schema:
+        schema = definitions[schema["$ref"].rsplit("/", 1)[1]]
+    if isinstance(value, dict):
+        properties = schema.get("properties") or {}
+        for key, item in value.items():
+            extra = schema.get("additionalProperties")
+            sub = properties.get(key) or (extra if isinstance(extra, dict) else None)
+            found = sub and _first_duplicate(item, sub, definitions, f"{where}.{key}")
+            if found:
+                return found
+    elif isinstance(value, list):
+        keys = schema.get("x-kubernetes-list-map-keys") or []
+        seen: set[tuple[Any, ...]] = set()
+        for index, item in enumerate(value):
+            if schema.get("x-kubernetes-list-type") == "map" and isinstance(item, dict):
+                key = tuple(item.get(name) for name in keys)
+                if key in seen:
+                    named = ",".join(f"{n}={v!r}" for n, v in zip(keys, key, strict=True))
+                    return f"{where.lstrip('.')}: duplicate entries for key [{named}]"
+                seen.add(key)
+            items = schema.get("items")
+            found = items and _first_duplicate(item, items, definitions, f"{where}[{index}]")
+            if found:
+                return found
     return None
 
 

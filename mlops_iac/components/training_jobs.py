@@ -163,11 +163,9 @@ def add_feature_export(
         "name": "features",
         "image": image,
         "command": feature_export_command(job, repo_dir),
-        "env": [
-            *env,
-            pods.env_value("HOME", "/tmp"),
-            pods.env_value("PYTHONDONTWRITEBYTECODE", "1"),
-        ],
+        "env": pods.env_with_defaults(
+            env, pods.env_value("HOME", "/tmp"), pods.env_value("PYTHONDONTWRITEBYTECODE", "1")
+        ),
         "resources": resources,
         "securityContext": pods.container_security_context(),
         "volumeMounts": [

@@ -98,6 +98,14 @@ def env_value(name: str, value: pulumi.Input[str]) -> dict[str, Any]:
     return {"name": name, "value": value}
 
 
+def env_with_defaults(env: list[dict[str, Any]], *defaults: dict[str, Any]) -> list[dict[str, Any]]:
+    """`env`, then each of `defaults` whose name `env` does not set. A container's env is a
+    list keyed by name: the API server's server-side apply refuses one that names a
+    variable twice."""
+    names = {variable["name"] for variable in env}
+    return [*env, *(variable for variable in defaults if variable["name"] not in names)]
+
+
 def env_secret(name: str, secret_name: pulumi.Input[str], key: str) -> dict[str, Any]:
     """An env var read from a Secret key, so the value never appears in the pod spec."""
     return {"name": name, "valueFrom": {"secretKeyRef": {"name": secret_name, "key": key}}}
