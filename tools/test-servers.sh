@@ -6,6 +6,10 @@ missing=()
 command -v redis-server >/dev/null || missing+=(redis-server)
 compgen -G "/usr/lib/postgresql/*/bin/postgres" >/dev/null || missing+=(postgresql)
 
+# The Pushgateway the drift monitor and trainer push to: the process tier (tests/process) runs
+# it where the stack's Helm release would.
+command -v prometheus-pushgateway >/dev/null || missing+=(prometheus-pushgateway)
+
 # Headless browser for the MLflow UI test (tests/workloads/test_registry_browser.py).
 command -v chromium >/dev/null || missing+=(chromium)
 

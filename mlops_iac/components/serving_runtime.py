@@ -196,6 +196,7 @@ def inference_logger_container(
     sample of inference requests at `location` (mlops_iac.workloads.inference_logger)."""
     settings = {
         "UPSTREAM": f"http://127.0.0.1:{upstream_port}",
+        "LISTEN_HOST": "0.0.0.0",
         "LISTEN_PORT": str(INFERENCE_LOGGER_PORT),
         "ENDPOINT": endpoint,
         "ROLE": role,

@@ -18,12 +18,13 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
 
-import pandas as pd
-
 from mlops_iac.spec.training import BUNDLED_DATASETS
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 FORMATS = {".csv": "csv", ".parquet": "parquet", ".pq": "parquet"}
 
@@ -74,12 +75,16 @@ def _load_bundled(name: str, uri: str) -> Dataset:
             f"allowed: {', '.join(BUNDLED_DATASETS)}"
         )
     loader: Callable[..., Any] = getattr(sklearn.datasets, f"load_{name}")
+    import pandas as pd
+
     frame: pd.DataFrame = loader(as_frame=True).frame
     row_hashes = pd.util.hash_pandas_object(frame, index=False).to_numpy()
     return Dataset(frame, uri, hashlib.sha256(row_hashes.tobytes()).hexdigest())
 
 
 def _from_bytes(raw: bytes, suffix: str, uri: str) -> Dataset:
+    import pandas as pd
+
     fmt = FORMATS.get(suffix.lower())
     if fmt is None:
         raise DatasetError(

@@ -15,12 +15,13 @@ import json
 from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
 
-import pandas as pd
-
 from mlops_iac.workloads.datasets import s3_endpoint_url
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 def object_key(prefix: str, endpoint: str, now: datetime, batch_id: str) -> str:
@@ -56,6 +57,8 @@ def _flat(data: Any) -> list[Any]:
 
 def records_frame(records: Iterable[dict[str, Any]]) -> pd.DataFrame:
     """The model inputs of many records as one table; undecodable requests are skipped."""
+    import pandas as pd
+
     rows: list[dict[str, Any]] = []
     for record in records:
         try:

@@ -8,6 +8,7 @@ threaded HTTP/1.1 server, one keep-alive upstream connection per thread. Setting
 the environment:
 
     UPSTREAM        http://127.0.0.1:8080 (the model server in the same pod)
+    LISTEN_HOST     0.0.0.0 (the address it accepts on)
     LISTEN_PORT     8090
     ENDPOINT, ROLE  written into each record (ROLE: stable | challenger)
     SAMPLE_RATE     share of inference requests kept, 0..1 (default 0.1)
@@ -46,6 +47,7 @@ class Settings:
     """The logger's settings, from the environment."""
 
     upstream: str = "http://127.0.0.1:8080"
+    listen_host: str = "0.0.0.0"
     listen_port: int = 8090
     endpoint: str = "model"
     role: str = "stable"
@@ -59,6 +61,7 @@ class Settings:
         env = os.environ
         return cls(
             upstream=env.get("UPSTREAM", cls.upstream),
+            listen_host=env.get("LISTEN_HOST", cls.listen_host),
             listen_port=int(env.get("LISTEN_PORT", cls.listen_port)),
             endpoint=env.get("ENDPOINT", cls.endpoint),
             role=env.get("ROLE", cls.role),
@@ -226,7 +229,9 @@ def _record(settings: Settings, path: str, request: bytes, response: bytes) -> d
 def serve(settings: Settings, ready: threading.Event | None = None) -> None:
     """Serve until SIGTERM/SIGINT (or `shutdown()` on the server); flush on the way out."""
     batcher = Batcher(settings)
-    server = ThreadingHTTPServer(("0.0.0.0", settings.listen_port), make_handler(settings, batcher))
+    server = ThreadingHTTPServer(
+        (settings.listen_host, settings.listen_port), make_handler(settings, batcher)
+    )
     server.daemon_threads = True
     stop = threading.Event()
     writer = threading.Thread(target=batcher.write_until, args=(stop,), daemon=True)

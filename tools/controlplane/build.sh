@@ -14,6 +14,7 @@
 #   random-provider      pulumi-resource-random, from ../shared/vendor/pulumi-random-provider
 #   kubernetes           kube-apiserver, kube-controller-manager, kube-scheduler, kubectl
 #   etcd, kwok
+#   seaweedfs            weed, the object store the process tier (tests/process) runs
 # A group already in the cache is not built again (a change to its go.mod, go.sum, sources or
 # recipe makes a new key). Progress goes to stderr; the last line on stdout is the bin folder.
 # With MLOPS_IAC_BUILD_DRY_RUN=1 nothing is built: a missing binary is exit code 3.
@@ -23,7 +24,7 @@ set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 vendor="${MLOPS_IAC_VENDOR:-$(cd "$here/../../.." && pwd)/shared/vendor}"
-all_groups=(pulumi language-python kubernetes-provider random-provider kubernetes etcd kwok)
+all_groups=(pulumi language-python kubernetes-provider random-provider kubernetes etcd kwok seaweedfs)
 if [[ $# -gt 0 ]]; then groups=("$@"); else groups=("${all_groups[@]}"); fi
 
 # The plugin versions the Python SDKs ask for (their pulumi-plugin.json); the engine must
@@ -84,6 +85,9 @@ recipe() {
     kwok)
       # sigs.k8s.io/kwok/pkg/consts.Version already holds the release number.
       printf 'kwok\tsigs.k8s.io/kwok/cmd/kwok\t\n'
+      ;;
+    seaweedfs)
+      printf 'weed\tgithub.com/seaweedfs/seaweedfs/weed\t\n'
       ;;
     *) log "unknown group: $1 (known: ${all_groups[*]})"; return 2 ;;
   esac

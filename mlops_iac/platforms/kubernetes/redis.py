@@ -39,6 +39,7 @@ def server_command() -> list[str]:
     script = (
         "umask 077\n"
         "{\n"
+        "  echo 'bind 0.0.0.0'\n"
         f"  echo 'port {PORT}'\n"
         f"  echo 'dir {DATA_DIR}'\n"
         "  echo 'appendonly yes'\n"
@@ -52,7 +53,7 @@ def server_command() -> list[str]:
 
 def ping_probe(period: int, failures: int) -> dict[str, Any]:
     """`redis-cli ping`, authenticated by REDISCLI_AUTH from the environment."""
-    script = f"redis-cli -p {PORT} ping | grep -q PONG"
+    script = f"redis-cli -h 127.0.0.1 -p {PORT} ping | grep -q PONG"
     return pods.exec_probe(["sh", "-c", script], period=period, failures=failures)
 
 

@@ -1,0 +1,228 @@
+"""The process tier: each reference stack's every container, run as its own process with its
+manifest's command, args, env, volumes and user, on a fresh stack (a new Postgres, an empty
+object store, no registered model, no feature data), then the loop on it: train, promote,
+serve, log inference, detect drift, retrain. Every container's peak memory and every
+emptyDir's peak use are held against the limits its manifest declares; the table is in
+`.process-tier/<stack>.md`."""
+
+from __future__ import annotations
+
+import http.client
+import io
+import json
+import time
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from proxy import Forwarder
+from tier import REPO, Deployed
+
+from mlops_iac.testing.local_servers import LOOPBACK, free_port
+
+pytestmark = pytest.mark.process
+
+UP_TIMEOUT = 900
+JOB_TIMEOUT = 900
+
+
+def wait_until(what: str, check: Callable[[], Any], timeout: float, every: float = 2) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = check()
+        if value:
+            return value
+        time.sleep(every)
+    raise AssertionError(f"not within {timeout:.0f} s: {what}")
+
+
+def test_a_fresh_stack_comes_up_on_empty_stores(deployed: Deployed) -> None:
+    """Every workload `pulumi up` waits for is ready (long-running) or complete (Jobs) on a
+    cluster where every store is new and nothing is registered."""
+    deployed.stack.up(timeout=UP_TIMEOUT)
+
+
+def s3_client(deployed: Deployed) -> Any:
+    import boto3
+
+    secret = next(
+        o
+        for o in deployed.objects
+        if o["kind"] == "Secret"
+        and o["metadata"]["name"].endswith("-s3-credentials")
+        and o["metadata"]["namespace"] == "mlops"
+    )
+    values = deployed.stack.cluster.data("Secret", "mlops", secret["metadata"]["name"])
+    service = next(
+        (ns, name) for (ns, name) in deployed.stack.cluster.service_ips if name.endswith("-s3")
+    )
+    return boto3.client(
+        "s3",
+        endpoint_url=f"http://{deployed.stack.cluster.service_ips[service]}:8333",
+        aws_access_key_id=values["AWS_ACCESS_KEY_ID"].decode(),
+        aws_secret_access_key=values["AWS_SECRET_ACCESS_KEY"].decode(),
+        region_name="us-east-1",
+    )
+
+
+def port_forward(deployed: Deployed, namespace: str, service: str, port: int) -> str:
+    """`kubectl port-forward svc/<service>` for the test: a local URL to the Service."""
+    local = free_port()
+    target = (deployed.stack.cluster.service_ips[(namespace, service)], port)
+    deployed.stack.forwarders.append(Forwarder((LOOPBACK, local), target))
+    return f"http://{LOOPBACK}:{local}"
+
+
+def mlflow_client(deployed: Deployed) -> Any:
+    """A client as a user's laptop has one: through a port-forward to the Service."""
+    from mlflow import MlflowClient
+
+    return MlflowClient(tracking_uri=port_forward(deployed, "mlops", "mlflow", 5000))
+
+
+def seed_churn_data(deployed: Deployed, shift: float = 0.0) -> None:
+    """What a user of examples/churn does before its first training: the feature data
+    (examples/feature-store/generate_data.py) in the offline store, and the labelled entity
+    rows at `s3://datasets/churn-labels.parquet`."""
+    import importlib.util
+
+    import pandas as pd
+
+    spec = importlib.util.spec_from_file_location(
+        "generate_data", REPO / "examples" / "feature-store" / "generate_data.py"
+    )
+    assert spec and spec.loader
+    generate = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(generate)
+    import tempfile
+    from pathlib import Path
+
+    s3 = s3_client(deployed)
+    with tempfile.TemporaryDirectory() as scratch:
+        features = generate.write(Path(scratch), customers=400, days=3)
+        s3.upload_file(str(features), "feast-offline", "customer_stats.parquet")
+    customers = list(range(generate.FIRST_CUSTOMER, generate.FIRST_CUSTOMER + 400))
+    stamp = pd.Timestamp.now(tz="UTC") - pd.Timedelta(minutes=30)
+    newest = [generate.expected_features(c, 2) for c in customers]
+    labels = pd.DataFrame(
+        {
+            "customer_id": customers,
+            "event_timestamp": [stamp] * len(customers),
+            "churned": [
+                int(f["support_calls_30d"] >= 3 and f["monthly_charges"] > 45) for f in newest
+            ],
+        }
+    )
+    buffer = io.BytesIO()
+    labels.to_parquet(buffer, index=False)
+    s3.put_object(Bucket="datasets", Key="churn-labels.parquet", Body=buffer.getvalue())
+
+
+def predict(url: str, rows: list[dict[str, int | float]]) -> dict[str, Any]:
+    """An Open Inference Protocol request for `rows`, typed as the churn model's signature
+    (Feast's Int64 and Float32 features: long and float)."""
+    body = {
+        "inputs": [
+            {
+                "name": column,
+                "shape": [len(rows)],
+                "datatype": "INT64" if isinstance(rows[0][column], int) else "FP32",
+                "data": [row[column] for row in rows],
+            }
+            for column in rows[0]
+        ]
+    }
+    host, port = url.removeprefix("http://").split(":")
+    connection = http.client.HTTPConnection(host, int(port), timeout=30)
+    try:
+        connection.request(
+            "POST", "/v2/models/churn/infer", json.dumps(body), {"Content-Type": "application/json"}
+        )
+        response = connection.getresponse()
+        text = response.read().decode()
+    finally:
+        connection.close()
+    assert response.status == 200, text
+    return dict(json.loads(text))
+
+
+def test_the_loop_runs_on_the_fresh_stack(deployed: Deployed) -> None:
+    """train -> promote -> serve -> log inference -> detect drift -> retrain, each step by
+    the stack's own containers."""
+    stack = deployed.stack
+    client = mlflow_client(deployed)
+    if deployed.name == "local":
+        stack.run_cronjob("mlops-training", "demo", JOB_TIMEOUT)
+        assert client.get_model_version_by_alias("demo", "champion").version == "1"
+        seed_churn_data(deployed)
+        stack.run_cronjob("mlops", "local-feast-materialize", JOB_TIMEOUT)
+        return
+
+    seed_churn_data(deployed)
+    stack.run_cronjob("mlops", "dev-feast-materialize", JOB_TIMEOUT)
+    stack.run_cronjob("mlops-training", "churn", JOB_TIMEOUT)
+    assert client.get_model_version_by_alias("churn", "champion").version == "1"
+
+    endpoint = stack.pod_of("Deployment", "mlops", "churn")
+    endpoint.wait(600)  # its init container was waiting for the champion
+    # Live traffic whose monthly charges went up: what the drift monitor must notice. The
+    # logger keeps a tenth of the requests (SAMPLE_RATE): 300 requests of 10 rows leave
+    # about 300 rows, past the monitor's min_samples.
+    rows = [
+        {"tenure_months": 10 + i % 60, "monthly_charges": 90.0 + i % 30, "support_calls_30d": i % 5}
+        for i in range(3000)
+    ]
+    service = port_forward(deployed, "mlops", "churn", 8080)
+    for start in range(0, len(rows), 10):
+        predict(service, rows[start : start + 10])
+
+    s3 = s3_client(deployed)
+    wait_until(
+        "the inference logger flushed logged requests to s3://inference-logs/inference",
+        lambda: s3.list_objects_v2(Bucket="inference-logs", Prefix="inference").get("KeyCount"),
+        timeout=120,
+    )
+    stack.run_cronjob("mlops-training", "drift-churn", JOB_TIMEOUT)
+    (retrain,) = wait_until(
+        "the drift monitor started the retraining job through the API",
+        lambda: deployed.created_jobs("mlops-training"),
+        timeout=30,
+    )
+    stack.run_job(retrain, JOB_TIMEOUT)
+    assert len(client.search_model_versions("name='churn'")) == 2
+
+
+def test_no_container_goes_past_its_memory_limit(deployed: Deployed) -> None:
+    over = [
+        f"{r.pod} {r.name}: peak {r.peak_bytes >> 20} MiB, limit {r.memory_limit >> 20} MiB"
+        for r in deployed.stack.sampler.containers
+        if r.memory_limit is not None and r.peak_bytes > r.memory_limit
+    ]
+    unmeasured = [
+        f"{r.pod} {r.name}" for r in deployed.stack.sampler.containers if not r.peak_bytes
+    ]
+    assert not unmeasured, f"never measured: {unmeasured}"
+    assert not over, "\n".join(over)
+
+
+def test_no_pod_writes_past_an_emptydir_size_limit(deployed: Deployed) -> None:
+    over = [
+        f"{d.pod} {d.name}: peak {d.peak_bytes >> 20} MiB, sizeLimit {d.size_limit >> 20} MiB"
+        for d in deployed.stack.sampler.empty_dirs
+        if d.size_limit is not None and d.peak_bytes > d.size_limit
+    ]
+    assert not over, "\n".join(over)
+
+
+def test_every_container_of_the_stack_ran(deployed: Deployed) -> None:
+    """Coverage: each container of each pod template started at least once."""
+    from cluster import workloads
+
+    ran = {(r.workload, r.name) for r in deployed.stack.sampler.containers if r.logs}
+    missing = [
+        f"{w.key} {c['name']}"
+        for w in workloads(deployed.objects)
+        for c in w.template["spec"].get("initContainers", []) + w.template["spec"]["containers"]
+        if (w.key, c["name"]) not in ran
+    ]
+    assert not missing, f"never started: {missing}"

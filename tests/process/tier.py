@@ -1,0 +1,58 @@
+"""What the process tier runs and how it reports back: the reference stacks, the check
+that this machine can run them, and a deployed stack's handle."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from cluster import FreshStack, workloads
+
+from images import MissingStandIn, stand_in
+from mlops_iac.dev.controlplane import ControlPlane, ControlPlaneError, find_binaries
+from mlops_iac.testing.synth import synth_project
+
+REPO = Path(__file__).resolve().parents[2]
+REPORTS = REPO / ".process-tier"
+STACKS = {"local": (REPO, "local"), "churn": (REPO / "examples" / "churn", "dev")}
+"""The reference stacks: the repo's own project and the whole-loop example."""
+
+
+def unavailable() -> str | None:
+    if os.geteuid() != 0:
+        return "needs root (a mount namespace and a user per container)"
+    for tool in ("unshare", "nsenter", "mount"):
+        if shutil.which(tool) is None:
+            return f"needs {tool} (util-linux)"
+    try:
+        find_binaries()
+        for objects in (synth_project(*where).revealed_manifests() for where in STACKS.values()):
+            for workload in workloads(objects):
+                for container in (
+                    workload.template["spec"].get("initContainers", [])
+                    + workload.template["spec"]["containers"]
+                ):
+                    stand_in(container["image"])
+    except (ControlPlaneError, MissingStandIn) as error:
+        return str(error)
+    return None
+
+
+@dataclass
+class Deployed:
+    """One reference stack on this node."""
+
+    name: str
+    objects: list[dict[str, Any]]
+    stack: FreshStack
+    api: ControlPlane
+
+    def created_jobs(self, namespace: str) -> list[dict[str, Any]]:
+        """Jobs in `namespace` the stack's own programs created through the API (not the
+        CronJob controller's scheduled runs, which carry their scheduled time)."""
+        items = self.api.get("jobs", "-n", namespace)["items"]
+        scheduled = "batch.kubernetes.io/cronjob-scheduled-timestamp"
+        return [job for job in items if scheduled not in (job["metadata"].get("annotations") or {})]
