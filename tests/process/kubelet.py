@@ -40,25 +40,14 @@ from typing import Any
 
 from images import StandIn, stand_in
 from mlops_iac.spec.types import quantity_value
+from mlops_iac.testing.kubelet import kubelet_expand
 from mlops_iac.testing.local_servers import kill_process_group
 
 LAUNCHER = Path(__file__).resolve().parent / "launcher.py"
 SERVICE_ACCOUNT_DIR = "/var/run/secrets/kubernetes.io/serviceaccount"
 _ANY_ADDRESS = re.compile(r"(?<![\d.])0\.0\.0\.0(?![\d.])")
 _LOOPBACK = re.compile(r"(?<![\d.])(?:0\.0\.0\.0|127\.0\.0\.1)(?![\d.])")
-_REFERENCE = re.compile(r"\$\$|\$\(([A-Za-z_][A-Za-z0-9_.-]*)\)")
 BACKOFF_START, BACKOFF_CAP, PROBE_PERIOD_CAP = 1.0, 8.0, 1.0
-
-
-def kubelet_expand(text: str, env: dict[str, str]) -> str:
-    """`$(VAR)` replaced by VAR's value when defined (else kept), `$$` by `$`."""
-
-    def replace(match: re.Match[str]) -> str:
-        if match.group(0) == "$$":
-            return "$"
-        return env.get(match.group(1), match.group(0))
-
-    return _REFERENCE.sub(replace, text)
 
 
 def quantity_bytes(quantity: str | None) -> int | None:

@@ -6,25 +6,11 @@ local folders, and wrappers that log every command line a named tool is started 
 from __future__ import annotations
 
 import base64
-import re
 from pathlib import Path
 from typing import Any
 
 from mlops_iac.testing import SynthResult
-
-_REFERENCE = re.compile(r"\$\$|\$\(([A-Za-z_][A-Za-z0-9_.-]*)\)")
-
-
-def kubelet_expand(text: str, env: dict[str, str]) -> str:
-    """`$(VAR)` replaced by VAR's value when the container defines it (else kept), `$$`
-    by `$`: what the kubelet does to `command` and `args` before starting the process."""
-
-    def replace(match: re.Match[str]) -> str:
-        if match.group(0) == "$$":
-            return "$"
-        return env.get(match.group(1), match.group(0))
-
-    return _REFERENCE.sub(replace, text)
+from mlops_iac.testing.kubelet import kubelet_expand
 
 
 def secret_value(result: SynthResult, namespace: str, ref: dict[str, str]) -> str:
