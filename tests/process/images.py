@@ -169,3 +169,10 @@ def stand_in(image: str) -> StandIn:
     if image not in STAND_INS:
         raise MissingStandIn(f"no stand-in for image {image!r}: add one to tests/process/images.py")
     return STAND_INS[image]()
+
+
+if __name__ == "__main__":
+    # `.ci/run` prepares every stand-in before pytest (the venvs take minutes on a cold
+    # machine, more than a test's timeout).
+    for name in STAND_INS:
+        print(f"{name}: {stand_in(name).what}")

@@ -36,6 +36,7 @@ def wait_until(what: str, check: Callable[[], Any], timeout: float, every: float
     raise AssertionError(f"not within {timeout:.0f} s: {what}")
 
 
+@pytest.mark.timeout(UP_TIMEOUT + 300)
 def test_a_fresh_stack_comes_up_on_empty_stores(deployed: Deployed) -> None:
     """Every workload `pulumi up` waits for is ready (long-running) or complete (Jobs) on a
     cluster where every store is new and nothing is registered."""
@@ -146,6 +147,7 @@ def predict(url: str, rows: list[dict[str, int | float]]) -> dict[str, Any]:
     return dict(json.loads(text))
 
 
+@pytest.mark.timeout(4 * JOB_TIMEOUT)
 def test_the_loop_runs_on_the_fresh_stack(deployed: Deployed) -> None:
     """train -> promote -> serve -> log inference -> detect drift -> retrain, each step by
     the stack's own containers."""
