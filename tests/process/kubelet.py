@@ -713,8 +713,7 @@ class Pod:
             mounts.append((str(folder), SERVICE_ACCOUNT_DIR, True))
         return mounts
 
-    @staticmethod
-    def _reachable(image: StandIn) -> dict[str, Any] | None:
+    def _reachable(self, image: StandIn) -> dict[str, Any] | None:
         """Image paths' sources, and the interpreter their venvs link to, when they are
         under a home only root may enter."""
         home = Path.home()
@@ -726,8 +725,7 @@ class Pod:
         )
         if not keep:
             return None
-        stage = str(Path("/var/tmp") / f"process-tier-stage-{os.getpid()}")
-        return {"parent": str(home), "keep": keep, "stage": stage}
+        return {"parent": str(home), "keep": keep, "stage": str(self.cluster.root / "stage")}
 
     # -- probes -----------------------------------------------------------------------------
 
