@@ -99,11 +99,19 @@ def duplicate_list_key(manifest: dict[str, Any], kubernetes_version: str) -> str
     version = [v for v in utils.all_versions() if utils.major_minor(v) <= kubernetes_version]
     folder = f"kubernetes-json-schema/v{version[-1]}-local-strict"
     group_version = re.sub(r"^([^./]*)(?:\.[^/]*)?/", r"\1-", str(manifest["apiVersion"]))
-    schema = utils.schema_contents(
-        f"{folder}/{str(manifest['kind']).lower()}-{group_version}.json", kubernetes_version
-    )
-    definitions = utils.schema_contents(f"{folder}/_definitions.json", kubernetes_version)
+    kind = str(manifest["kind"]).lower()
+    schema = _schema_file(f"{folder}/{kind}-{group_version}.json", kubernetes_version)
+    definitions = _schema_file(f"{folder}/_definitions.json", kubernetes_version)
     return _first_duplicate(manifest, schema, definitions["$defs"], "")
+
+
+@functools.cache
+def _schema_file(path: str, kubernetes_version: str) -> Any:
+    """One of kubernetes-validate's schema files, parsed once (the definitions are MBs);
+    read only."""
+    from kubernetes_validate import utils
+
+    return utils.schema_contents(path, kubernetes_version)
 
 
 def _first_duplicate(
