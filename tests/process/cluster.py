@@ -123,6 +123,10 @@ class FreshStack:
         for workload in self.workloads:
             if not workload.is_job:
                 self._ip(workload.key)
+            for container in workload.template["spec"]["containers"]:
+                for port in container.get("ports", []):
+                    users = cluster.port_users.setdefault(port["containerPort"], set())
+                    users.add(workload.key)
         self._route_services()
         self.releases: list[subprocess.Popen[bytes]] = []
         self._start_release_services()

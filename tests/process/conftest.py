@@ -21,11 +21,10 @@ import yaml
 from cluster import FreshStack
 from kubelet import Cluster
 from report import write
-from tier import REPORTS, STACKS, Deployed, unavailable
+from tier import REPORTS, STACKS, Deployed, stack_objects, unavailable
 
 from mlops_iac.dev.controlplane import ControlPlane, find_binaries, stop
 from mlops_iac.testing.local_servers import LOOPBACK
-from mlops_iac.testing.synth import synth_project
 
 API_KINDS = {"Namespace", "ServiceAccount", "Role", "RoleBinding", "ClusterRole",
              "ClusterRoleBinding", "CronJob", "ResourceQuota", "LimitRange"}  # fmt: skip
@@ -50,7 +49,7 @@ def process_tier_ready() -> None:
 def deployed(request: pytest.FixtureRequest, process_tier_ready: None) -> Iterator[Deployed]:
     """A fresh stack: its objects in a real API server, its pods not yet started."""
     name = request.param
-    objects = synth_project(*STACKS[name]).revealed_manifests()
+    objects = stack_objects(name)
     root = Path("/var/tmp") / f"process-tier-{uuid.uuid4().hex[:8]}"
     api = ControlPlane(root / "controlplane", find_binaries())
     api.start()

@@ -27,7 +27,6 @@ import http.client
 import json
 import os
 import re
-import shutil
 import socket
 import subprocess
 import sys
@@ -69,6 +68,8 @@ class Cluster:
     api_ca: Path | None = None
     api_token: Callable[[str, str], str] | None = None
     """(namespace, service account) -> a token for it."""
+    port_users: dict[int, set[str]] = field(default_factory=dict)
+    """Container port -> the workloads (`<Kind> <namespace>/<name>`) that declare it."""
     created_mountpoints: list[Path] = field(default_factory=list)
     _mountpoint_lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -92,22 +93,6 @@ class Cluster:
         for key, value in (item.get("binaryData") or {}).items():
             values[key] = base64.b64decode(value)
         return values
-
-    def declaring(self, port: int) -> set[str]:
-        """The workloads whose containers declare `port` (`<Kind> <namespace>/<name>`)."""
-        found = set()
-        for item in self.objects:
-            spec = item.get("spec") or {}
-            template = spec.get("template") or spec.get("jobTemplate", {}).get("spec", {}).get(
-                "template"
-            )
-            if not template:
-                continue
-            for container in template["spec"].get("containers", []):
-                if any(p.get("containerPort") == port for p in container.get("ports", [])):
-                    meta = item["metadata"]
-                    found.add(f"{item['kind']} {meta.get('namespace', 'default')}/{meta['name']}")
-        return found
 
     def hosts_file(self, pod_ip: str, hostname: str, namespace: str) -> str:
         lines = [f"{pod_ip}\tlocalhost {hostname}"]
@@ -209,11 +194,10 @@ class Sampler:
 
     def sample_memory(self) -> None:
         by_session: dict[int, int] = {}
-        for stat in Path("/proc").glob("[0-9]*/stat"):
+        for process, session in processes_by_session():
             try:
-                session = int(stat.read_text().rsplit(")", 1)[1].split()[3])
-                status = (stat.parent / "status").read_text()
-            except (OSError, IndexError, ValueError):
+                status = (process / "status").read_text()
+            except OSError:
                 continue
             match = re.search(r"^VmHWM:\s+(\d+) kB", status, re.MULTILINE)
             if match:
@@ -227,18 +211,28 @@ class Sampler:
             record.peak_bytes = max(record.peak_bytes, disk_usage(record.folder))
 
 
+def processes_by_session() -> Iterator[tuple[Path, int]]:
+    """Each live process's /proc folder and the session it belongs to (a container's
+    session is its first process's pid: the kubelet here starts each in a new one)."""
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            yield stat.parent, int(stat.read_text().rsplit(")", 1)[1].split()[3])
+        except (OSError, IndexError, ValueError):
+            continue
+
+
 def wildcard_listeners(session: int) -> list[int]:
     """Ports that processes of `session` listen on at 0.0.0.0 or [::]."""
     inodes: set[str] = set()
-    for stat in Path("/proc").glob("[0-9]*/stat"):
+    for process, owner in processes_by_session():
+        if owner != session:
+            continue
         try:
-            if int(stat.read_text().rsplit(")", 1)[1].split()[3]) != session:
-                continue
-            for fd in (stat.parent / "fd").iterdir():
+            for fd in (process / "fd").iterdir():
                 target = os.readlink(fd)
                 if target.startswith("socket:["):
                     inodes.add(target[8:-1])
-        except (OSError, IndexError, ValueError):
+        except OSError:
             continue
     ports = set()
     for table in ("/proc/net/tcp", "/proc/net/tcp6"):
@@ -409,7 +403,7 @@ class Pod:
         """A process that listens on every address answers for every pod that declares its
         port too: the tier could not tell them apart, so that fails the pod."""
         for port in wildcard_listeners(record.session or 0):
-            others = self.cluster.declaring(port) - {self.workload}
+            others = self.cluster.port_users.get(port, set()) - {self.workload}
             if others:
                 self.failure = (
                     f"{container['name']} listens on every address at port {port}, which "
@@ -798,19 +792,3 @@ class Pod:
             if declared.get("name") == port:
                 return int(declared["containerPort"])
         raise ValueError(f"container {container['name']} declares no port {port!r}")
-
-
-def which(name: str) -> str:
-    found = shutil.which(name)
-    if not found:
-        raise FileNotFoundError(name)
-    return found
-
-
-@contextlib.contextmanager
-def sampling() -> Iterator[Sampler]:
-    sampler = Sampler()
-    try:
-        yield sampler
-    finally:
-        sampler.stop()

@@ -81,7 +81,7 @@ def mlflow_client(deployed: Deployed) -> Any:
     return MlflowClient(tracking_uri=port_forward(deployed, "mlops", "mlflow", 5000))
 
 
-def seed_churn_data(deployed: Deployed, shift: float = 0.0) -> None:
+def seed_churn_data(deployed: Deployed) -> None:
     """What a user of examples/churn does before its first training: the feature data
     (examples/feature-store/generate_data.py) in the offline store, and the labelled entity
     rows at `s3://datasets/churn-labels.parquet`."""

@@ -3,6 +3,7 @@ that this machine can run them, and a deployed stack's handle."""
 
 from __future__ import annotations
 
+import functools
 import os
 import shutil
 from dataclasses import dataclass
@@ -21,6 +22,12 @@ STACKS = {"local": (REPO, "local"), "churn": (REPO / "examples" / "churn", "dev"
 """The reference stacks: the repo's own project and the whole-loop example."""
 
 
+@functools.cache
+def stack_objects(name: str) -> list[dict[str, Any]]:
+    """A reference stack's objects, with real secret values (synthesized once a session)."""
+    return synth_project(*STACKS[name]).revealed_manifests()
+
+
 def unavailable() -> str | None:
     if os.geteuid() != 0:
         return "needs root (a mount namespace and a user per container)"
@@ -29,8 +36,8 @@ def unavailable() -> str | None:
             return f"needs {tool} (util-linux)"
     try:
         find_binaries()
-        for objects in (synth_project(*where).revealed_manifests() for where in STACKS.values()):
-            for workload in workloads(objects):
+        for name in STACKS:
+            for workload in workloads(stack_objects(name)):
                 for container in (
                     workload.template["spec"].get("initContainers", [])
                     + workload.template["spec"]["containers"]
