@@ -24,6 +24,7 @@ sys.path.insert(0, str(REPO))
 
 from loadgen import drive  # noqa: E402  (benchmarks/ is the script's folder)
 
+from mlops_iac import runtime_image  # noqa: E402
 from mlops_iac.components.stack import MLOpsStack  # noqa: E402
 from mlops_iac.spec import StackSpec  # noqa: E402
 from mlops_iac.testing import synth  # noqa: E402
@@ -58,7 +59,7 @@ def main() -> None:
         }
     )
     manifests = FeastManifests.of(synth(lambda: MLOpsStack("bench", spec), stack="bench"))
-    feast_bin = pinned_venv(REPO / "images" / "runtime" / "feast-requirements.txt", "feast")
+    feast_bin = pinned_venv(runtime_image.REQUIREMENTS["feast"], "feast")
     loader = importlib.util.spec_from_file_location("generate_data", EXAMPLE / "generate_data.py")
     assert loader and loader.loader
     generate = importlib.util.module_from_spec(loader)

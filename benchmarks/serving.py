@@ -5,7 +5,7 @@ ways, each driven by the same load from a separate process. Prints one JSON docu
 
 Servers, each with the settings a ServingEndpoint gives it: the default runtime, MLServer
 1.7.1's MLflow runtime with adaptive batching (in its own venv, made from
-images/runtime/mlserver-requirements.txt), and the same without batching; `mlflow models
+mlops_iac/runtime_image/mlserver-requirements.txt), and the same without batching; `mlflow models
 serve` with 1 worker (local profile) and 2 (production); and the floor, `model.predict` in a
 loop in one process.
 Loads: concurrency 1 and 8, 1 row and 100 rows per request. Not a test: numbers only.
@@ -31,6 +31,7 @@ sys.path.insert(0, str(REPO))
 
 from loadgen import drive, summary  # noqa: E402  (benchmarks/ is the script's folder)
 
+from mlops_iac import runtime_image  # noqa: E402
 from mlops_iac.components.serving_runtime import (  # noqa: E402
     MODELS_DIR,
     fetch_model_command,
@@ -140,7 +141,7 @@ def main() -> None:
                     port, "/invocations", mlflow_body, frame, args.requests
                 )
 
-        bin_dir = pinned_venv(REPO / "images" / "runtime" / "mlserver-requirements.txt", "mlserver")
+        bin_dir = pinned_venv(runtime_image.REQUIREMENTS["mlserver"], "mlserver")
         models = Path(tmp) / "models"
         fetch = [p.replace(MODELS_DIR, str(models)) for p in fetch_model_command(model_uri)]
         subprocess.run(fetch, env=env, check=True, stdout=subprocess.DEVNULL)

@@ -1,5 +1,5 @@
-"""The `mlops-iac` command line: new, synth, validate, doctor, up, preview, destroy, train,
-dev."""
+"""The `mlops-iac` command line: new, synth, validate, check, doctor, up, down, preview,
+destroy, train, image, dev."""
 
 from __future__ import annotations
 
@@ -224,6 +224,39 @@ def new(
     ):
         line = f"  {command:<36}# {what}" if what else f"  {command}"
         console.print(line, highlight=False)
+
+
+image_app = typer.Typer(
+    help="The runtime image the stack's workloads run (trainer, serving runtimes, Feast).",
+    no_args_is_help=True,
+)
+app.add_typer(image_app, name="image")
+
+
+@image_app.command("context")
+def image_context(
+    folder: Annotated[
+        Path, typer.Argument(help="Folder to write (new, empty, or written here before).")
+    ] = Path("runtime-image"),
+) -> None:
+    """Write the runtime image's Docker build context (its Dockerfile, pinned requirements
+    and this installed mlops_iac package) for `docker build` and a registry of your own.
+    `up local` and AWS targets do this themselves."""
+    from mlops_iac import runtime_image, versions
+
+    try:
+        context = runtime_image.write_context(folder)
+    except runtime_image.ContextError as error:
+        raise _usage_error(str(error)) from None
+    tag = runtime_image.source_tag()
+    console.print(f"wrote the runtime image's build context to {folder} (tag {tag})")
+    console.print("build it and push it where your nodes pull from, then set `runtime_image`:")
+    console.print(f"  docker build -t <registry>/mlops-iac-runtime:{tag} {context}")
+    console.print(f"  docker push <registry>/mlops-iac-runtime:{tag}")
+    console.print(
+        f"(kind: docker build -t {versions.RUNTIME_IMAGE} {context} && kind load docker-image "
+        f"{versions.RUNTIME_IMAGE} --name <cluster>)"
+    )
 
 
 def _kubernetes_minor(requested: str | None) -> str:

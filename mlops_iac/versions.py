@@ -29,11 +29,10 @@ SEAWEEDFS_UID = 1000
 
 RUNTIME_VERSION = "0.1.0"
 RUNTIME_IMAGE = f"mlops-iac/runtime:{RUNTIME_VERSION}"
-"""The stack's own workload image, built from `images/runtime/Dockerfile` (MLflow, scikit-learn,
-the trainer); serving endpoints run `mlflow models serve` in it. It is not published to a
-registry: build it and load it into kind (`docker build -t mlops-iac/runtime:0.1.0 -f
-images/runtime/Dockerfile . && kind load docker-image mlops-iac/runtime:0.1.0 --name mlops`),
-or push it elsewhere and set each endpoint's `image`."""
+"""The stack's own workload image, built from the Dockerfile in mlops_iac/runtime_image (MLflow,
+scikit-learn, the trainer, MLServer, Feast). It is not published to a registry: `up local`
+builds and loads it into kind, AWS targets push it to ECR, and `mlops-iac image context
+<folder>` writes its build context for `docker build` and a registry of your own."""
 RUNTIME_UID = 10001
 """The non-root user the runtime image declares."""
 
@@ -51,8 +50,8 @@ The feature store's online store on kind and existing clusters."""
 REDIS_UID = 999
 
 FEAST_VERSION = "0.67.0"
-"""Feast in the runtime image's /opt/feast venv (images/runtime/feast-requirements.txt); its
-CLI runs `feast apply`, materialization and `feast serve`. Feast's own feature-server image
+"""Feast in the runtime image's /opt/feast venv (runtime_image/feast-requirements.txt); its CLI
+runs `feast apply`, materialization and `feast serve`. Feast's own feature-server image
 (`quay.io/feastdev/feature-server:0.67.0`, Python 3.12) lacks s3fs, which the file offline
 store needs to read Parquet from an S3 API."""
 FEAST_BIN = "/opt/feast/bin/feast"

@@ -19,6 +19,7 @@ from typing import Any, Protocol
 from rich.console import Console
 from rich.table import Table
 
+from mlops_iac import runtime_image
 from mlops_iac.local import cluster, image, tools
 from mlops_iac.local.process import CommandFailed, Runner, run_checked, subprocess_runner
 from mlops_iac.spec import KindTarget, StackSpec
@@ -64,6 +65,11 @@ class Context:
     @property
     def state_dir(self) -> Path:
         return self.program_dir.resolve() / ".pulumi-state"
+
+    @property
+    def image_context(self) -> Path:
+        """Where the runtime image's build context is written (from the installed package)."""
+        return self.program_dir.resolve() / ".mlops-iac" / "runtime-image"
 
 
 def require_docker(ctx: Context) -> str:
@@ -119,14 +125,9 @@ def prepare_image(ctx: Context, docker: str, kind: Path, build: bool) -> str:
     if not build:
         ctx.console.print(f"not building {tag}: the nodes must be able to pull it")
         return tag
-    repo = ctx.program_dir.resolve()
-    if not (repo / image.DOCKERFILE).is_file():
-        raise LocalError(
-            f"no {image.DOCKERFILE} under {repo}: run from the mlops-iac repository, or use "
-            "--no-build with a runtime_image the nodes can pull"
-        )
-    ctx.console.print(f"building {tag} (first build takes several minutes)")
-    image.build_image(docker, tag, repo, ctx.runner)
+    context = runtime_image.write_context(ctx.image_context)
+    ctx.console.print(f"building {tag} from {context} (first build takes several minutes)")
+    image.build_image(docker, tag, context, ctx.runner)
     image.load_image(kind, tag, ctx.target.cluster, ctx.runner)
     return tag
 

@@ -1,4 +1,5 @@
-"""The runtime image: built from images/runtime/Dockerfile and loaded into the kind nodes."""
+"""The runtime image: built from the installed package's build context (mlops_iac.runtime_image)
+and loaded into the kind nodes."""
 
 from __future__ import annotations
 
@@ -6,16 +7,10 @@ from pathlib import Path
 
 from mlops_iac.local.process import Runner, run_checked
 
-DOCKERFILE = Path("images") / "runtime" / "Dockerfile"
-
 
 def build_image(docker: str, tag: str, context: Path, runner: Runner) -> None:
-    """`docker build` of the runtime image from the repository root `context`."""
-    run_checked(
-        runner,
-        [docker, "build", "-t", tag, "-f", str(context / DOCKERFILE), str(context)],
-        timeout=3600,
-    )
+    """`docker build` of the runtime image from a context `runtime_image.write_context` wrote."""
+    run_checked(runner, [docker, "build", "-t", tag, str(context)], timeout=3600)
 
 
 def load_image(kind: Path, tag: str, cluster: str, runner: Runner) -> None:

@@ -430,16 +430,18 @@ class AwsTarget(SpecModel):
     )
     build_runtime_image: bool = Field(
         default=True,
-        description="While `runtime_image` is the unpublished default: build "
-        "images/runtime/Dockerfile with Docker during `pulumi up`, push it to the ECR "
+        description="While `runtime_image` is the unpublished default: build the runtime "
+        "image (its build context written from the installed package, or `image_context`) "
+        "with Docker during `pulumi up`, push it to the ECR "
         "repository and run the workloads on it by digest. Needs Docker (buildx) where "
         "`pulumi up` runs; false to push an image yourself and set `runtime_image`.",
     )
     image_context: str | None = Field(
         default=None,
-        description="The mlops-iac source folder the image is built from (it holds "
-        "images/runtime/Dockerfile), relative to the program's folder; the checkout this "
-        "package runs from when unset.",
+        description="A Docker build context of your own for the runtime image (a folder "
+        "with a Dockerfile at its root, relative to the program's folder), e.g. one "
+        "`mlops-iac image context <folder>` wrote and you extended. Unset: the package's own "
+        "context, written into `.mlops-iac/runtime-image` on each run.",
     )
 
     @model_validator(mode="after")

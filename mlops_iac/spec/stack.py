@@ -73,8 +73,10 @@ class StackSpec(SpecModel):
     )
     runtime_image: ImageRef = Field(
         default=versions.RUNTIME_IMAGE,
-        description="The stack's workload image (trainer, serving runtimes), built from "
-        "`images/runtime/Dockerfile`; endpoints and jobs may override it with `image`.",
+        description="The stack's workload image (trainer, serving runtimes, Feast). Not "
+        "published: `up local` builds it into kind and AWS targets push it to ECR, from the "
+        "Dockerfile the package ships (`mlops-iac image context` writes it for any other "
+        "registry); endpoints and jobs may override it with `image`.",
     )
 
     @model_validator(mode="before")

@@ -142,7 +142,7 @@ def test_the_runtime_image_is_built_pushed_to_ecr_and_run_by_digest(both):
 
     assert image.inputs["push"] is True and image.inputs["buildOnPreview"] is False
     assert image.inputs["platforms"] == ["linux/amd64"]  # the node groups' architecture
-    assert image.inputs["dockerfile"]["location"].endswith("images/runtime/Dockerfile")
+    assert image.inputs["dockerfile"]["location"] == ".mlops-iac/runtime-image/Dockerfile"
     (tag,) = image.inputs["tags"]
     assert re.fullmatch(rf"{re.escape(url)}:{versions.RUNTIME_VERSION}-[0-9a-f]{{12}}", tag)
     assert is_secret(image.inputs["registries"])
@@ -175,7 +175,7 @@ def test_an_image_context_without_the_dockerfile_is_a_spec_error_before_anything
 ):
     target = {**AWS_SPEC["target"], "image_context": str(tmp_path)}
 
-    with pytest.raises(SpecError, match=r"target\.image_context.*images/runtime/Dockerfile"):
+    with pytest.raises(SpecError, match=r"target\.image_context.*no Dockerfile in"):
         synth_spec({**AWS_SPEC, "target": target})
 
 

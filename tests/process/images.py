@@ -14,11 +14,9 @@ import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from mlops_iac import versions
+from mlops_iac import runtime_image, versions
 from mlops_iac.testing.local_servers import pinned_venv
 
-REPO = Path(__file__).resolve().parents[2]
-RUNTIME_REQUIREMENTS = REPO / "images" / "runtime"
 HERE = Path(__file__).resolve().parent
 SYSTEM_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
@@ -56,24 +54,27 @@ def _venv_root(requirements: Path, name: str) -> str:
 
 
 def _runtime() -> StandIn:
-    runtime = _venv_root(RUNTIME_REQUIREMENTS / "requirements.txt", "runtime")
+    requirements = runtime_image.REQUIREMENTS
+    context = runtime_image.ensure_context(
+        Path.home() / ".cache" / "mlops-iac" / "runtime-image-context"
+    )
     return StandIn(
         what=(
-            "images/runtime's three venvs, each from its pinned requirements file; "
-            "mlops_iac from this checkout on PYTHONPATH instead of installed"
+            "the runtime image's three venvs, each from its pinned requirements file, and "
+            "mlops_iac from the build context the package writes (`mlops-iac image context`) "
+            "at /opt/mlops-iac; on PYTHONPATH where the image has a .pth file"
         ),
         env={
             "PATH": f"/opt/runtime/bin:{SYSTEM_PATH}",
             "HOME": "/tmp",
             "PYTHONUNBUFFERED": "1",
-            "PYTHONPATH": str(REPO),
+            "PYTHONPATH": "/opt/mlops-iac",
         },
         paths={
-            "/opt/runtime": runtime,
-            "/opt/mlserver": _venv_root(
-                RUNTIME_REQUIREMENTS / "mlserver-requirements.txt", "mlserver"
-            ),
-            "/opt/feast": _venv_root(RUNTIME_REQUIREMENTS / "feast-requirements.txt", "feast"),
+            "/opt/runtime": _venv_root(requirements["runtime"], "runtime"),
+            "/opt/mlserver": _venv_root(requirements["mlserver"], "mlserver"),
+            "/opt/feast": _venv_root(requirements["feast"], "feast"),
+            "/opt/mlops-iac": str(context),
         },
         workdir="/tmp",
         user=10001,

@@ -428,3 +428,29 @@ def test_doctor_for_a_kind_stack_checks_only_what_kind_needs(
     assert result.output.splitlines()[-1] == (
         "stack 'dev' is not ready: kind (missing docker, docker engine)"
     )
+
+
+# --- item 1: the runtime image from the installed package ------------------------------------
+
+
+def test_image_context_writes_a_buildable_context_and_says_how_to_push_it(tmp_path: Path) -> None:
+    from mlops_iac import runtime_image
+
+    done = runner.invoke(app, ["image", "context", str(tmp_path / "ctx")])
+
+    assert done.exit_code == 0, done.output
+    assert (tmp_path / "ctx" / "Dockerfile").is_file()
+    assert (tmp_path / "ctx" / "mlops_iac" / "workloads" / "train.py").is_file()
+    assert f"docker build -t <registry>/mlops-iac-runtime:{runtime_image.source_tag()}" in (
+        " ".join(done.output.split())
+    )
+
+
+def test_image_context_never_writes_into_a_folder_of_the_user_s(tmp_path: Path) -> None:
+    (tmp_path / "mine.txt").write_text("keep")
+
+    done = runner.invoke(app, ["image", "context", str(tmp_path)])
+
+    assert done.exit_code == 2
+    assert "not written by mlops-iac" in done.output
+    assert files_under(tmp_path) == ["mine.txt"]

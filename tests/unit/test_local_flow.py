@@ -97,23 +97,24 @@ def test_no_install_refuses_to_download_a_missing_tool(tmp_path):
 
 
 def test_up_runs_each_step_with_these_exact_commands(tmp_path):
-    repo = tmp_path / "repo"
-    (repo / "images" / "runtime").mkdir(parents=True)
-    (repo / "images" / "runtime" / "Dockerfile").write_text("FROM scratch\n")
+    repo = tmp_path / "project"  # a project of the user's, not this checkout
+    repo.mkdir()
     runner, deploy = Recorder(), FakeDeploy()
     ctx = context(tmp_path, runner, on_path={"docker", "kind", "pulumi"}, program_dir=repo)
 
     assert flow.up_local(ctx, deploy) == 0
 
     config = str(repo.resolve() / ".pulumi-state" / "kind-mlops.yaml")
+    image_context = repo.resolve() / ".mlops-iac" / "runtime-image"
     assert runner.calls == [
         ["docker", "info", "--format", "{{.ServerVersion}}"],
         ["kind", "get", "clusters"],
         ["kind", "create", "cluster", "--name", "mlops", "--config", config, "--wait", "180s"],
-        ["docker", "build", "-t", versions.RUNTIME_IMAGE, "-f",
-         str(repo.resolve() / "images/runtime/Dockerfile"), str(repo.resolve())],
+        ["docker", "build", "-t", versions.RUNTIME_IMAGE, str(image_context)],
         ["kind", "load", "docker-image", versions.RUNTIME_IMAGE, "--name", "mlops"],
     ]  # fmt: skip
+    assert (image_context / "Dockerfile").is_file()
+    assert (image_context / "mlops_iac" / "workloads" / "train.py").is_file()
     assert [op for op, _ in deploy.calls] == ["up", "preview"]
     assert deploy.calls[0][1] == tmp_path  # bin/pulumi's root
     assert "http://mlflow.localtest.me" in output(ctx)

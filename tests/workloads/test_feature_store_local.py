@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 
+from mlops_iac import runtime_image
 from mlops_iac.spec import StackSpec
 from mlops_iac.testing import SynthResult, synth
 from mlops_iac.testing.data_servers import (
@@ -52,7 +53,7 @@ def unavailable(reason: str) -> None:
 
 @pytest.fixture(scope="module")
 def feast_bin() -> Path:
-    return pinned_venv(REPO / "images" / "runtime" / "feast-requirements.txt", "feast")
+    return pinned_venv(runtime_image.REQUIREMENTS["feast"], "feast")
 
 
 @pytest.fixture(scope="module")

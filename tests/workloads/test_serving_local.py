@@ -19,6 +19,7 @@ from typing import Any
 
 import pytest
 
+from mlops_iac import runtime_image
 from mlops_iac.testing.local_servers import (
     LOOPBACK,
     MlflowServer,
@@ -57,7 +58,7 @@ def champion(mlflow_server: MlflowServer) -> str:
 def mlserver_bin() -> Path:
     """MLServer's own venv, built from the same requirements file as the runtime image."""
     try:
-        return pinned_venv(REPO / "images" / "runtime" / "mlserver-requirements.txt", "mlserver")
+        return pinned_venv(runtime_image.REQUIREMENTS["mlserver"], "mlserver")
     except (subprocess.SubprocessError, OSError) as error:
         if os.environ.get("CI"):
             raise

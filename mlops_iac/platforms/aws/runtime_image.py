@@ -1,10 +1,10 @@
-"""The runtime image on AWS: built from images/runtime/Dockerfile during `pulumi up`
-(Docker buildx, linux/amd64 like the node groups) and pushed to the stack's ECR repository
-under a tag named by its sources, so an immutable repository takes every new build."""
+"""The runtime image on AWS: built during `pulumi up` (Docker buildx, linux/amd64 like the
+node groups) from a context written from the installed package (mlops_iac.runtime_image), or
+from a context of your own, and pushed to the stack's ECR repository under a tag named by the
+context's files, so an immutable repository takes every new build."""
 
 from __future__ import annotations
 
-import hashlib
 import os
 from pathlib import Path
 
@@ -12,40 +12,28 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_docker_build as docker_build
 
-from mlops_iac import versions
-from mlops_iac.local.image import DOCKERFILE
+from mlops_iac import runtime_image
 from mlops_iac.spec import SpecError
 
-SOURCES = ("images/runtime", "pyproject.toml", "README.md", "mlops_iac")
-"""What the Dockerfile copies from the context (its tag changes when any of it does)."""
+WRITTEN_CONTEXT = Path(".mlops-iac") / "runtime-image"
+"""Where the package's own context is written, relative to the program's folder."""
 
 
 def image_context(configured: str | None) -> Path:
-    """The folder to build from: `configured` (relative to the program's folder), or the
-    checkout this package runs from; a spec error when it holds no Dockerfile."""
-    folder = Path(configured) if configured else Path(__file__).resolve().parents[3]
-    if not (folder / DOCKERFILE).is_file():
+    """The folder to build from: `configured` (relative to the program's folder: a Docker
+    build context with a Dockerfile at its root), or the package's own context, written into
+    `.mlops-iac/runtime-image`; a spec error when a configured folder has no Dockerfile."""
+    if configured is None:
+        return runtime_image.ensure_context(WRITTEN_CONTEXT)
+    folder = Path(configured)
+    if not (folder / "Dockerfile").is_file():
         raise SpecError.single(
             "mlops:target.image_context",
-            f"no {DOCKERFILE} under {folder.resolve()}: point it at the mlops-iac source "
-            "folder, or set target.build_runtime_image: false and runtime_image to an image "
-            "you pushed",
+            f"no Dockerfile in {folder.resolve()}: point it at a Docker build context (write "
+            "the package's own with `mlops-iac image context <folder>`), or leave it unset",
             configured,
         )
     return folder
-
-
-def source_tag(context: Path) -> str:
-    """`<runtime version>-<12 hex>`: a digest of the files the image is built from."""
-    digest = hashlib.sha256()
-    for source in SOURCES:
-        path = context / source
-        files = sorted(path.rglob("*")) if path.is_dir() else [path]
-        for file in files:
-            if file.is_file() and "__pycache__" not in file.parts:
-                digest.update(str(file.relative_to(context)).encode() + b"\0")
-                digest.update(file.read_bytes())
-    return f"{versions.RUNTIME_VERSION}-{digest.hexdigest()[:12]}"
 
 
 def build_and_push(
@@ -64,11 +52,13 @@ def build_and_push(
     return docker_build.Image(
         name,
         context={"location": location},
-        dockerfile={"location": os.path.join(location, str(DOCKERFILE))},
+        dockerfile={"location": os.path.join(location, "Dockerfile")},
         platforms=["linux/amd64"],
         push=True,
         build_on_preview=False,
-        tags=[pulumi.Output.concat(repository.repository_url, ":", source_tag(context))],
+        tags=[
+            pulumi.Output.concat(repository.repository_url, ":", runtime_image.context_tag(context))
+        ],
         registries=[
             {
                 "address": repository.repository_url,
