@@ -4,8 +4,8 @@ destroy, train, image, dev."""
 from __future__ import annotations
 
 import enum
+import json
 import re
-import shutil
 import time
 from pathlib import Path
 from typing import Annotated, Any
@@ -57,7 +57,12 @@ ProgramDir = Annotated[
     Path, typer.Argument(help="Folder with Pulumi.yaml (the project).", show_default=True)
 ]
 StackOption = Annotated[str, typer.Option("--stack", "-s", help="Stack name: Pulumi.<stack>.yaml.")]
-StackArgument = Annotated[str, typer.Argument(help="Stack name: Pulumi.<stack>.yaml.")]
+StackArgument = Annotated[
+    str | None, typer.Argument(help="Stack name: Pulumi.<stack>.yaml (or --stack).")
+]
+StackFlag = Annotated[
+    str | None, typer.Option("--stack", "-s", help="Stack name, as on synth and train.")
+]
 DirOption = Annotated[Path, typer.Option("--dir", "-C", help="Folder with Pulumi.yaml.")]
 
 
@@ -119,7 +124,16 @@ def _usage_error(message: str) -> typer.Exit:
 
 
 def _check_out_folder(out: Path) -> None:
-    """Exit 2 when `out` (or a folder above it) exists as a file: synth writes a folder."""
+    """Exit 2 when `out` (or a folder above it) exists as a file, or holds a `manifests/`
+    folder synth did not write: synth writes a folder and replaces only its own."""
+    from mlops_iac.testing.synth import WRITTEN_MARKER
+
+    manifests = out / "manifests"
+    if manifests.is_dir() and not (manifests / WRITTEN_MARKER).is_file():
+        raise _usage_error(
+            f"{manifests} exists and was not written by synth: give --out a folder of its "
+            "own (nothing was changed)"
+        )
     for folder in [out, *out.parents]:
         if folder.exists():
             if not folder.is_dir():
@@ -146,7 +160,7 @@ def synth(
     finds it. Exit 2 on an invalid spec or project, 1 when the program itself fails."""
     from mlops_iac.program import PulumiProject
     from mlops_iac.testing import synth as run_synth
-    from mlops_iac.testing.synth import DuplicateObjectError
+    from mlops_iac.testing.synth import DuplicateObjectError, OutFolderError
 
     started = time.perf_counter()
     _check_out_folder(out)
@@ -169,16 +183,33 @@ def synth(
             raise
         raise _fail_program(error, project.directory) from None
     try:
-        if (out / "manifests").is_dir():
-            shutil.rmtree(out / "manifests")
         written = result.write(out)
+    except OutFolderError as error:
+        raise _usage_error(str(error)) from None
     except OSError as error:
         errors.print(f"[bold red]cannot write {out}[/]: {error}", highlight=False)
         raise typer.Exit(1) from None
     elapsed = time.perf_counter() - started
     console.print(
-        f"synthesized {len(result.resources)} resources and {written} "
-        f"Kubernetes manifests into {out} in {elapsed:.2f} s",
+        f"synthesized {len(result.resources)} resources and {written} Kubernetes manifests "
+        f"into {out}/ (resources.json, manifests/, outputs.json) in {elapsed:.2f} s",
+        highlight=False,
+    )
+    _print_outputs(result.shown_outputs(), out)
+
+
+def _print_outputs(outputs: dict[str, Any], out: Path) -> None:
+    """The stack outputs as synth's mocks computed them (a deployment's URLs are these)."""
+    if not outputs:
+        return
+    console.print("outputs (as the mocks compute them):", highlight=False)
+    width = max(len(key) for key in outputs)
+    for key, value in sorted(outputs.items()):
+        shown = value if isinstance(value, str) else json.dumps(value)
+        console.print(f"  {key:<{width}}  {shown}", highlight=False, markup=False)
+    console.print(
+        f"(all of them in {out}/outputs.json; Helm releases are listed in resources.json "
+        "with their chart and values, not rendered)",
         highlight=False,
     )
 
@@ -417,10 +448,18 @@ def _deploy(operation: str, stack: str, program_dir: Path) -> None:
     run_operation(operation, program_dir, stack, on_output=lambda line: console.print(line, end=""))
 
 
-def _local_context(spec: StackSpec, program_dir: Path) -> Any:
+def _stack_name(positional: str | None, flag: str | None) -> str:
+    """The stack of a deploy command: positional or `--stack` (as synth and train take it),
+    `local` when neither is given; exit 2 when both are given and differ."""
+    if positional and flag and positional != flag:
+        raise _usage_error(f"two stacks given: {positional!r} and --stack {flag!r}; give one")
+    return positional or flag or "local"
+
+
+def _local_context(spec: StackSpec, stack: str, program_dir: Path) -> Any:
     from mlops_iac.local.flow import Context
 
-    return Context(spec=spec, program_dir=program_dir, console=console)
+    return Context(spec=spec, program_dir=program_dir, stack=stack, console=console)
 
 
 def _local_deployer(stack: str, program_dir: Path) -> Any:
@@ -431,8 +470,9 @@ def _local_deployer(stack: str, program_dir: Path) -> Any:
 
 @app.command()
 def up(
-    stack: StackArgument = "local",
+    stack_name: StackArgument = None,
     program_dir: DirOption = Path("."),
+    stack_flag: StackFlag = None,
     install: Annotated[
         bool,
         typer.Option(
@@ -447,6 +487,7 @@ def up(
 ) -> None:
     """Deploy the stack. A kind target gets the whole local flow: prerequisites, the kind
     cluster, the runtime image, `pulumi up` (Automation API, local file state), URLs."""
+    stack = _stack_name(stack_name, stack_flag)
     spec = _load_spec(program_dir, stack)
     if spec.target.kind != "kind":
         _deploy("up", stack, program_dir)
@@ -454,7 +495,7 @@ def up(
     from mlops_iac.local.flow import up_local
 
     code = up_local(
-        _local_context(spec, program_dir),
+        _local_context(spec, stack, program_dir),
         _local_deployer(stack, program_dir),
         install=install,
         build=build,
@@ -464,8 +505,9 @@ def up(
 
 @app.command()
 def down(
-    stack: StackArgument = "local",
+    stack_name: StackArgument = None,
     program_dir: DirOption = Path("."),
+    stack_flag: StackFlag = None,
     delete_data: Annotated[
         bool, typer.Option("--delete-data", help="Also delete protected and retained data.")
     ] = False,
@@ -476,6 +518,7 @@ def down(
     """Tear the stack down but keep its data: databases, object store, volumes, their Secrets
     and passwords stay deployed and under management, so a later `up` finds them unchanged
     (`--delete-data` destroys everything). A kind stack can also delete its cluster."""
+    stack = _stack_name(stack_name, stack_flag)
     spec = _load_spec(program_dir, stack)
     if spec.target.kind != "kind":
         if delete_cluster:
@@ -492,7 +535,7 @@ def down(
     from mlops_iac.local.flow import down_local
 
     code = down_local(
-        _local_context(spec, program_dir),
+        _local_context(spec, stack, program_dir),
         _local_deployer(stack, program_dir),
         delete_data=delete_data,
         delete_cluster=delete_cluster,
@@ -501,15 +544,23 @@ def down(
 
 
 @app.command()
-def preview(stack: StackArgument = "local", program_dir: DirOption = Path(".")) -> None:
+def preview(
+    stack_name: StackArgument = None,
+    program_dir: DirOption = Path("."),
+    stack_flag: StackFlag = None,
+) -> None:
     """Show what `up` would change."""
-    _deploy("preview", stack, program_dir)
+    _deploy("preview", _stack_name(stack_name, stack_flag), program_dir)
 
 
 @app.command()
-def destroy(stack: StackArgument = "local", program_dir: DirOption = Path(".")) -> None:
+def destroy(
+    stack_name: StackArgument = None,
+    program_dir: DirOption = Path("."),
+    stack_flag: StackFlag = None,
+) -> None:
     """Delete the stack's resources (protected data resources make it refuse)."""
-    _deploy("destroy", stack, program_dir)
+    _deploy("destroy", _stack_name(stack_name, stack_flag), program_dir)
 
 
 @app.command()

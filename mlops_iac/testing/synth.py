@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import threading
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -115,18 +116,40 @@ class SynthResult:
             for r in self.resources
         ]
 
+    def shown_outputs(self) -> dict[str, Any]:
+        """The stack outputs as `outputs.json` has them: secret ones masked."""
+        return {k: MASK if k in self.secret_outputs else v for k, v in self.outputs.items()}
+
     def write(self, out: Path) -> int:
         """Write `resources.json`, `outputs.json` and `manifests/*.yaml` under `out`; return
-        how many manifest files were written (one per object, see `manifest_filenames`)."""
+        how many manifest files were written (one per object, see `manifest_filenames`).
+        A `manifests/` folder an earlier `write` made is replaced; any other is refused
+        (`OutFolderError`), so a folder of the user's is never deleted."""
         names = manifest_filenames(self.manifests)
         manifests_dir = out / "manifests"
-        manifests_dir.mkdir(parents=True, exist_ok=True)
+        if manifests_dir.exists():
+            if not (manifests_dir / WRITTEN_MARKER).is_file():
+                raise OutFolderError(
+                    f"{manifests_dir} exists and was not written by synth: give --out a "
+                    "folder of its own (nothing was changed)"
+                )
+            shutil.rmtree(manifests_dir)
+        manifests_dir.mkdir(parents=True)
+        (manifests_dir / WRITTEN_MARKER).write_text("written by mlops-iac synth\n")
         (out / "resources.json").write_text(json.dumps(self.resources_json(), indent=2) + "\n")
-        shown = {k: MASK if k in self.secret_outputs else v for k, v in self.outputs.items()}
+        shown = self.shown_outputs()
         (out / "outputs.json").write_text(json.dumps(shown, indent=2, sort_keys=True) + "\n")
         for name, manifest in zip(names, self.manifests, strict=True):
             (manifests_dir / name).write_text(yaml.safe_dump(manifest, sort_keys=False))
         return len(names)
+
+
+WRITTEN_MARKER = ".written-by-mlops-iac"
+"""In every `manifests/` folder `SynthResult.write` made (hidden: not a manifest)."""
+
+
+class OutFolderError(OSError):
+    """The output folder holds a `manifests/` folder synth did not write."""
 
 
 def _mask_secret_objects(registration: Registration) -> dict[str, Any]:

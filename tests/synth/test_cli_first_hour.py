@@ -4,6 +4,7 @@ does not exist or a misplaced key, validate's Kubernetes versions, and doctor.""
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -282,6 +283,37 @@ def test_synth_to_a_file_is_refused_before_anything_runs(project: Path, out: str
     assert f"--out {target}" in result.output
     assert "synth writes a folder" in result.output
     assert "NotADirectoryError" not in result.output
+
+
+def test_synth_into_a_folder_with_a_manifests_folder_of_the_user_s_changes_nothing(
+    project: Path,
+) -> None:
+    (project / "manifests").mkdir()
+    (project / "manifests" / "app.yaml").write_text("kind: ConfigMap\n")
+
+    result = runner.invoke(app, ["synth", str(project), "--stack", "dev", "-o", str(project)])
+
+    assert result.exit_code == 2
+    assert "was not written by synth" in result.output
+    assert files_under(project / "manifests") == ["app.yaml"]
+    assert not (project / "resources.json").exists()
+
+
+def test_synth_replaces_its_own_manifests_and_prints_the_outputs_it_wrote(project: Path) -> None:
+    out = project / "out"
+    first = runner.invoke(app, ["synth", str(project), "--stack", "dev", "-o", str(out)])
+    stale = out / "manifests" / "stale.yaml"
+    stale.write_text("kind: ConfigMap\n")
+
+    again = runner.invoke(app, ["synth", str(project), "--stack", "dev", "-o", str(out)])
+
+    assert first.exit_code == again.exit_code == 0, first.output
+    assert not stale.exists()
+    outputs = json.loads((out / "outputs.json").read_text())
+    assert "outputs.json" in again.output
+    for key, value in outputs.items():
+        shown = value if isinstance(value, str) else json.dumps(value)
+        assert f"{key}" in again.output and shown in again.output, key
 
 
 @pytest.mark.parametrize("version", ["1.40", "1.40.1", "1.2", "latest", "one.two"])

@@ -167,3 +167,31 @@ def test_up_local_without_docker_stops_at_once_and_names_the_offline_fallback(
     assert "Docker is not installed" in result.output
     assert "https://docs.docker.com/get-started/get-docker/" in result.output
     assert "mlops-iac synth . --stack local" in result.output
+
+
+@pytest.mark.parametrize("command", ["up", "down", "preview", "destroy"])
+def test_every_deploy_command_takes_the_stack_as_synth_does_with_stack(
+    command: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PATH", "/nonexistent")  # each stops at its prerequisites
+
+    positional = runner.invoke(app, [command, "nope"])
+    flag = runner.invoke(app, [command, "--stack", "nope"])
+    both = runner.invoke(app, [command, "local", "--stack", "nope"])
+
+    assert positional.exit_code == flag.exit_code == 2
+    assert "nope" in positional.output and positional.output == flag.output
+    assert both.exit_code == 2
+    assert "two stacks given: 'local' and --stack 'nope'" in both.output
+
+
+def test_down_without_docker_says_there_is_nothing_to_tear_down(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("PATH", "/nonexistent")
+
+    result = runner.invoke(app, ["down", "-s", "local"])
+
+    assert result.exit_code == 3
+    assert "nothing to tear down" in result.output
+    assert "down local failed" in result.output

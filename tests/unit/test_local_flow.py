@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import io
 import os
+import re
 import tarfile
 from collections.abc import Sequence
 from pathlib import Path
@@ -17,7 +18,7 @@ from rich.console import Console
 
 from mlops_iac import versions
 from mlops_iac.local import cluster, flow, tools
-from mlops_iac.local.process import Completed
+from mlops_iac.local.process import Completed, LineSink, subprocess_runner
 from mlops_iac.spec import StackSpec
 
 SPEC = StackSpec.load({"name": "local", "target": {"kind": "kind", "cluster": "mlops"}})
@@ -31,12 +32,21 @@ class Recorder:
         self.answers = answers or {}
 
     def __call__(
-        self, args: Sequence[str], *, input: str | None = None, timeout: float = 900
+        self,
+        args: Sequence[str],
+        *,
+        input: str | None = None,
+        timeout: float = 900,
+        on_line: LineSink | None = None,
     ) -> Completed:
         call = [Path(args[0]).name, *args[1:]]
         self.calls.append(call)
         for prefix, answer in self.answers.items():
             if tuple(call[: len(prefix)]) == prefix:
+                if on_line is not None:  # as the real runner streams: both outputs, merged
+                    for line in (answer.stdout + answer.stderr).splitlines():
+                        on_line(line)
+                    return Completed(answer.returncode, answer.stdout + answer.stderr, "")
                 return answer
         return Completed(0, "", "")
 
@@ -56,7 +66,7 @@ class FakeDeploy:
 def context(tmp_path: Path, runner: Recorder, on_path: set[str], **kwargs: Any) -> flow.Context:
     bin_dir = tmp_path / "bin"
     return flow.Context(
-        spec=SPEC,
+        spec=kwargs.pop("spec", SPEC),
         program_dir=kwargs.pop("program_dir", tmp_path),
         runner=runner,
         which=lambda name: str(bin_dir / name) if name in on_path else None,
@@ -131,7 +141,7 @@ def test_a_second_up_reuses_the_cluster_and_no_build_skips_the_image(tmp_path):
         ["docker", "info", "--format", "{{.ServerVersion}}"],
         ["kind", "get", "clusters"],
     ]
-    assert "kind cluster 'mlops' reused" in output(ctx)
+    assert re.search(r"✓ kind cluster 'mlops': reused \(\d+ s\)", output(ctx))
 
 
 def test_changes_left_after_up_are_reported(tmp_path):
@@ -149,12 +159,78 @@ def test_a_failing_command_fails_up_with_its_error(tmp_path):
 
     assert flow.up_local(ctx, FakeDeploy()) == 1
     assert "port 80 is in use" in output(ctx)
+    assert "up local failed" in output(ctx)
+
+
+def test_a_failed_long_step_shows_its_last_20_lines_and_keeps_the_whole_output(tmp_path):
+    build_output = "".join(f"#{n} step {n}\n" for n in range(1, 41)) + "ERROR: pip failed\n"
+    runner = Recorder({("docker", "build"): Completed(1, build_output, "")})
+    ctx = context(tmp_path, runner, on_path={"docker", "kind", "pulumi"}, stack="dev")
+
+    assert flow.up_local(ctx, FakeDeploy()) == 1
+
+    shown = output(ctx)
+    assert "up dev failed" in shown
+    assert "ERROR: pip failed" in shown and "#22 step 22" in shown
+    assert "#21 step 21" not in shown  # only the last 20 lines
+    log = tmp_path / ".mlops-iac" / "logs" / "build.log"
+    assert f"the whole output: {log}" in shown
+    assert "#1 step 1\n" in log.read_text()
+    assert log.read_text().startswith("$ ")  # the command line, then all it printed
+
+
+def test_each_long_step_says_when_it_is_done_and_how_long_it_took(tmp_path):
+    ctx = context(tmp_path, Recorder(), on_path={"docker", "kind", "pulumi"})
+
+    assert flow.up_local(ctx, FakeDeploy()) == 0
+
+    shown = output(ctx)
+    loading = f"loading {versions.RUNTIME_IMAGE} into the kind nodes"
+    for step in ("kind cluster 'mlops': created", loading):
+        assert re.search(rf"✓ {re.escape(step)} \(\d+ s\)", shown), step
+    assert (tmp_path / ".mlops-iac" / "logs" / "kind-create.log").is_file()
+
+
+def test_up_ends_with_this_stack_s_own_next_commands(tmp_path):
+    spec = StackSpec.load(
+        {
+            "name": "fraud",
+            "target": {"kind": "kind", "cluster": "mlops"},
+            "training": {"jobs": [{"name": "fraud", "dataset": "sklearn://breast_cancer"}]},
+        }
+    )
+    ctx = context(tmp_path, Recorder(), on_path={"docker", "kind", "pulumi"}, spec=spec)
+
+    assert flow.up_local(ctx, FakeDeploy(), build=False) == 0
+
+    shown = " ".join(output(ctx).split())
+    assert "mlops-iac train fraud --stack fraud" in shown
+    assert "mlops-iac down fraud" in shown
+    assert "demo" not in shown
+
+
+def test_down_without_docker_stops_before_downloading_or_writing_anything(tmp_path):
+    downloads: list[str] = []
+    ctx = context(
+        tmp_path,
+        Recorder(),
+        on_path=set(),
+        program_dir=tmp_path / "project",
+        download=lambda url, destination: downloads.append(url),
+    )
+    (tmp_path / "project").mkdir()
+
+    assert flow.down_local(ctx, FakeDeploy()) == 3
+    assert "nothing to tear down" in output(ctx)
+    assert downloads == []
+    assert list((tmp_path / "project").iterdir()) == []
+    assert not (tmp_path / "cache").exists()
 
 
 def test_down_keeps_data_unless_asked_and_can_delete_the_cluster(tmp_path):
     runner = Recorder({("kind", "get", "clusters"): Completed(0, "mlops\n")})
     deploy = FakeDeploy()
-    ctx = context(tmp_path, runner, on_path={"kind", "pulumi", "kubectl"})
+    ctx = context(tmp_path, runner, on_path={"docker", "kind", "pulumi", "kubectl"})
 
     assert flow.down_local(ctx, deploy) == 0
     assert [op for op, _ in deploy.calls] == ["down"]
@@ -167,10 +243,11 @@ def test_down_keeps_data_unless_asked_and_can_delete_the_cluster(tmp_path):
 
 def test_down_with_delete_data_removes_the_namespaces_when_the_cluster_stays(tmp_path):
     runner = Recorder()
-    ctx = context(tmp_path, runner, on_path={"kind", "pulumi", "kubectl"})
+    ctx = context(tmp_path, runner, on_path={"docker", "kind", "pulumi", "kubectl"})
 
     assert flow.down_local(ctx, FakeDeploy(), delete_data=True) == 0
     assert runner.calls == [
+        ["docker", "info", "--format", "{{.ServerVersion}}"],
         ["kubectl", "--context", "kind-mlops", "delete", "namespace", "--ignore-not-found",
          "mlops", "mlops-training"],
     ]  # fmt: skip
@@ -297,3 +374,23 @@ def test_the_e2e_workflow_uses_real_action_inputs_and_the_pinned_versions():
     assert set(pulumi_step["with"]) <= PULUMI_ACTION_INPUTS
     assert pulumi_step["with"]["pulumi-version"] == versions.PULUMI_CLI_VERSION
     assert steps["End-to-end tests"]["run"] == "pytest -m kind tests/e2e -v"
+
+
+def test_the_real_runner_streams_both_outputs_line_by_line_as_they_come():
+    seen: list[str] = []
+
+    done = subprocess_runner(
+        ["sh", "-c", "echo one; echo two >&2; read x; echo got $x; exit 3"],
+        input="three\n",
+        on_line=seen.append,
+    )
+
+    assert seen == ["one", "two", "got three"]
+    assert (done.returncode, done.stdout) == (3, "one\ntwo\ngot three\n")
+
+
+def test_the_streaming_runner_kills_a_command_at_its_timeout_and_says_so():
+    done = subprocess_runner(["sleep", "30"], timeout=0.3, on_line=lambda line: None)
+
+    assert done.returncode < 0
+    assert "(killed after 0.3 s)" in done.stdout
