@@ -21,10 +21,13 @@ EXIT_MISSING_PREREQUISITES = 3
 EXIT_PROGRAM_FAILED = 1
 EXIT_USAGE = 2
 
+# Plain help (click's layout, rich_markup_mode=None): rich panels label every flag `<bool>`
+# and wrap sentences inside their boxes.
 app = typer.Typer(
     help="Declare, test and deploy a whole MLOps stack with Pulumi.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
+    rich_markup_mode=None,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 
@@ -145,7 +148,7 @@ def _check_out_folder(out: Path) -> None:
             return
 
 
-@app.command()
+@app.command(short_help="Synthesize a stack offline under mocks into a folder.")
 def synth(
     program_dir: ProgramDir = Path("."),
     stack: StackOption = "local",
@@ -222,7 +225,7 @@ class NewTarget(enum.StrEnum):
     aws = "aws"
 
 
-@app.command()
+@app.command(short_help="Start a project in a new folder.")
 def new(
     folder: Annotated[Path, typer.Argument(help="Folder of the new project (created if missing).")],
     target: Annotated[
@@ -258,13 +261,14 @@ def new(
 
 
 image_app = typer.Typer(
-    help="The runtime image the stack's workloads run (trainer, serving runtimes, Feast).",
+    help="The workloads' runtime image: its build context.",
     no_args_is_help=True,
+    rich_markup_mode=None,
 )
 app.add_typer(image_app, name="image")
 
 
-@image_app.command("context")
+@image_app.command("context", short_help="Write the build context for docker build.")
 def image_context(
     folder: Annotated[
         Path, typer.Argument(help="Folder to write (new, empty, or written here before).")
@@ -321,7 +325,7 @@ def _kubernetes_minor(requested: str | None) -> str:
     return minor
 
 
-@app.command()
+@app.command(short_help="Validate synthesized manifests against Kubernetes schemas.")
 def validate(
     directory: Annotated[Path, typer.Argument(help="A synth output folder or a folder of YAML.")],
     kubernetes_version: Annotated[
@@ -346,7 +350,7 @@ def validate(
         raise typer.Exit(1)
 
 
-@app.command()
+@app.command(short_help="Run the safety rules on synthesized manifests.")
 def check(out: Annotated[Path, typer.Argument(help="What `synth` wrote.")] = Path("out")) -> None:
     """Policy checks on synthesized manifests: Pod Security `restricted`, requests and
     limits, probes, pinned images, no secret as a plain env value, default-deny per
@@ -373,7 +377,7 @@ def check(out: Annotated[Path, typer.Argument(help="What `synth` wrote.")] = Pat
         raise typer.Exit(1)
 
 
-@app.command()
+@app.command(short_help="Show which prerequisites of a deployment are here.")
 def doctor(
     stack: Annotated[
         str | None,
@@ -468,7 +472,7 @@ def _local_deployer(stack: str, program_dir: Path) -> Any:
     return automation_deployer(program_dir, stack, lambda line: console.print(line, end=""))
 
 
-@app.command()
+@app.command(short_help="Deploy the stack (a kind target: the whole local flow).")
 def up(
     stack_name: StackArgument = None,
     program_dir: DirOption = Path("."),
@@ -503,7 +507,7 @@ def up(
     raise typer.Exit(code)
 
 
-@app.command()
+@app.command(short_help="Tear the stack down, keeping its data.")
 def down(
     stack_name: StackArgument = None,
     program_dir: DirOption = Path("."),
@@ -543,7 +547,7 @@ def down(
     raise typer.Exit(code)
 
 
-@app.command()
+@app.command(short_help="Show what `up` would change.")
 def preview(
     stack_name: StackArgument = None,
     program_dir: DirOption = Path("."),
@@ -553,7 +557,7 @@ def preview(
     _deploy("preview", _stack_name(stack_name, stack_flag), program_dir)
 
 
-@app.command()
+@app.command(short_help="Delete the stack's resources.")
 def destroy(
     stack_name: StackArgument = None,
     program_dir: DirOption = Path("."),
@@ -563,7 +567,7 @@ def destroy(
     _deploy("destroy", _stack_name(stack_name, stack_flag), program_dir)
 
 
-@app.command()
+@app.command(short_help="Run a training job now, in the cluster or --local.")
 def train(
     job: Annotated[str, typer.Argument(help="Training job name (`training.jobs[].name`).")],
     stack: StackOption = "local",

@@ -11,10 +11,12 @@ from rich.console import Console
 
 DEFAULT_ROOT = Path(".controlplane")
 
-dev_app = typer.Typer(help="Developer tools.", no_args_is_help=True)
+dev_app = typer.Typer(help="Developer tools.", no_args_is_help=True, rich_markup_mode=None)
 controlplane_app = typer.Typer(
     help="A local kube-apiserver + etcd + controllers + kwok on 127.0.0.1 (no Docker).",
+    short_help="A local control plane on 127.0.0.1 (no Docker).",
     no_args_is_help=True,
+    rich_markup_mode=None,
 )
 dev_app.add_typer(controlplane_app, name="controlplane")
 errors = Console(stderr=True, soft_wrap=True)

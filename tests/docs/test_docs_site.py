@@ -126,3 +126,18 @@ def test_nothing_loads_from_the_network(site: Path) -> None:
                 loads.append(f"{path.relative_to(site)}: a Mermaid diagram")
     assert loads == []
     assert "fonts.googleapis.com" not in _page(site, "index")
+
+
+def test_every_fixture_of_the_pytest_plugin_is_documented_with_its_signature() -> None:
+    from mlops_iac.testing import pytest_plugin
+
+    testing = (REPO_ROOT / "docs" / "testing.md").read_text()
+    fixtures = [
+        name
+        for name, value in vars(pytest_plugin).items()
+        if type(value).__name__ == "FixtureFunctionDefinition"  # what @pytest.fixture makes
+    ]
+
+    assert fixtures, "no fixtures found in the plugin"
+    for name in fixtures:
+        assert f"| `{name}` | `{name}(" in testing, f"fixture {name} is not in docs/testing.md"

@@ -10,6 +10,7 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -486,3 +487,26 @@ def test_image_context_never_writes_into_a_folder_of_the_user_s(tmp_path: Path) 
     assert done.exit_code == 2
     assert "not written by mlops-iac" in done.output
     assert files_under(tmp_path) == ["mine.txt"]
+
+
+# --- item 16: help a person can read --------------------------------------------------------
+
+
+def _commands(group: Any, path: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
+    found = [path]
+    for name, command in getattr(group, "commands", {}).items():
+        found += _commands(command, (*path, name))
+    return found
+
+
+def test_every_help_is_plain_text_without_type_labels_on_flags_or_cut_summaries() -> None:
+    import typer.main
+
+    for path in _commands(typer.main.get_command(app)):
+        shown = runner.invoke(app, [*path, "-h"], terminal_width=100)
+
+        assert shown.exit_code == 0, (path, shown.output)
+        assert "<bool>" not in shown.output, path
+        assert "│" not in shown.output, path  # no boxes that wrap sentences
+        commands = shown.output.partition("\nCommands:\n")[2]
+        assert "..." not in commands, (path, commands)
