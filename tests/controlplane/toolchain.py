@@ -1,6 +1,6 @@
-"""The real Pulumi toolchain against a control plane: the repo's own project (`Pulumi.yaml`,
-runtime python) driven by the `pulumi` CLI with a stack config of its own, and what the tier
-asserts about the cluster it leaves behind."""
+"""The real Pulumi toolchain against a control plane: a project (the repo's own `Pulumi.yaml`,
+or one `mlops-iac new` made) driven by the `pulumi` CLI with a stack config of its own, and
+what the tier asserts about the cluster it leaves behind."""
 
 from __future__ import annotations
 
@@ -53,12 +53,15 @@ class PulumiFailed(AssertionError):
 
 @dataclass
 class TierStack:
-    """One stack of the repo's project, deployed by the real CLI to a control plane."""
+    """One stack of a project (the repo's by default), deployed by the real CLI to a control
+    plane."""
 
     plane: ControlPlane
     name: str
     config_file: Path
     config: dict[str, Any]
+    directory: Path = REPO
+    """The project's folder: every command runs there."""
     log: list[str] = field(default_factory=list)
     left_out: dict[str, str] = field(default_factory=dict)
     """Parts of the local stack the tier could not deploy here, with why."""
@@ -88,6 +91,14 @@ class TierStack:
         written = yaml.safe_load(stack.config_file.read_text())
         stack.config_extra = {k: v for k, v in written.items() if k != "config"}
         return stack
+
+    @classmethod
+    def of_project(cls, plane: ControlPlane, directory: Path, name: str) -> TierStack:
+        """Stack `name` of the project in `directory`, with the config file it has (nothing
+        written or initialized: the commands under test do that)."""
+        config_file = directory / f"Pulumi.{name}.yaml"
+        config = yaml.safe_load(config_file.read_text())["config"]
+        return cls(plane, name, config_file, config, directory=directory)
 
     def remove(self) -> None:
         """Delete the stack's config file from the repo."""
@@ -124,15 +135,20 @@ class TierStack:
         return self.run(command, check=check)
 
     def mlops_iac(self, *args: str) -> str:
-        """`mlops-iac <args>` in the repo with this environment (the Automation API then
+        """`mlops-iac <args>` in the project with this environment (the Automation API then
         drives the built CLI); its output."""
         return self.run([sys.executable, "-m", "mlops_iac.cli", *args])
 
     def run(self, command: list[str], *, check: bool = True) -> str:
-        """Run a command in the repo with `env()`; its output (stdout and stderr), or
+        """Run a command in the project with `env()`; its output (stdout and stderr), or
         PulumiFailed with the end of it."""
         done = subprocess.run(
-            command, cwd=REPO, env=self.env(), capture_output=True, text=True, timeout=1500
+            command,
+            cwd=self.directory,
+            env=self.env(),
+            capture_output=True,
+            text=True,
+            timeout=1500,
         )
         output = done.stdout + done.stderr
         shown = " ".join(Path(command[0]).name.split() + command[1:])
