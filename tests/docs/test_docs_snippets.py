@@ -67,20 +67,37 @@ def test_every_not_run_marker_says_why_and_precedes_a_block() -> None:
     assert markers == len(marked)
 
 
+PRINTED = re.compile(r"^\s*print\(.*\)\s+#\s*(?P<said>.+)$", re.M)
+"""`print(...)  # what it prints`: the comment is checked against what the block printed."""
+EXPORTED = re.compile(r"\.export\(\)\s+#\s*(?P<names>.+)$", re.M)
+"""`.export()  # out_a, out_b, ...`: each name must be an output the block exported."""
+
+
 @_params("python")
-def test_python_snippet_runs(block: Block, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_python_snippet_runs(
+    block: Block, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     _skip_if_marked(block)
     monkeypatch.chdir(REPO_ROOT)
     code = compile(block.code, block.where, "exec")
     namespace: dict[str, Any] = {"__name__": "__docs_snippet__"}
+    outputs: dict[str, Any] = {}
     if RUNS_SYNTH_ITSELF.search(block.code):
         exec(code, namespace)
     else:
         result = synth(lambda: exec(code, namespace))
         assert result.resources or "MLOpsStack" not in block.code
+        outputs = result.outputs
     for name, value in list(namespace.items()):
         if name.startswith("test_") and callable(value):
             value()
+    printed = capsys.readouterr().out
+    for said in PRINTED.finditer(block.code):
+        assert said["said"].strip() in printed, f"{block.where}: the comment says {said[0]!r}"
+    for exported in EXPORTED.finditer(block.code):
+        names = [n.strip() for n in exported["names"].split(",") if n.strip() not in ("...", "")]
+        missing = [name for name in names if name not in outputs]
+        assert not missing, f"{block.where}: exports no {missing} (it exports {sorted(outputs)})"
 
 
 def _is_stack_config(data: Any) -> bool:
