@@ -51,3 +51,57 @@ def test_the_loop_runs_for_real(tmp_path):
     assert outcome["first"].promoted
     assert outcome["drift"].drifted
     assert outcome["second"].version == "2"
+
+
+@pytest.mark.workload
+def test_seed_data_puts_the_features_and_labels_where_the_stack_reads_them(stack):
+    import io
+    import os
+    import subprocess
+    import sys
+
+    import boto3
+    import pandas as pd
+
+    from mlops_iac.testing.local_servers import s3_server
+
+    training = stack.manifest("CronJob", "churn")
+    read = " ".join(
+        str(word)
+        for container in _containers(training)
+        for word in [*container.get("command", []), *container.get("args", [])]
+    )
+    with s3_server() as server:
+        s3 = boto3.client("s3", **_client_args(server))
+        for bucket in ("feast-offline", "datasets"):
+            s3.create_bucket(Bucket=bucket)
+
+        done = subprocess.run(
+            [sys.executable, str(HERE / "seed_data.py"), "--endpoint-url", server.endpoint_url],
+            env={**os.environ, **server.environ()},
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        body = s3.get_object(Bucket="datasets", Key="churn-labels.parquet")["Body"].read()
+        features = s3.head_object(Bucket="feast-offline", Key="customer_stats.parquet")
+
+    labels = pd.read_parquet(io.BytesIO(body))
+    assert "labels: s3://datasets/churn-labels.parquet" in done.stdout
+    assert "s3://datasets/churn-labels.parquet" in read  # what the training job joins
+    assert set(labels["churned"]) == {0, 1} and len(labels) == 400
+    assert features["ContentLength"] > 0
+
+
+def _containers(manifest):
+    pod = manifest["spec"]["jobTemplate"]["spec"]["template"]["spec"]
+    return [*pod.get("initContainers", []), *pod["containers"]]
+
+
+def _client_args(server):
+    return {
+        "endpoint_url": server.endpoint_url,
+        "aws_access_key_id": server.access_key_id,
+        "aws_secret_access_key": server.secret_access_key,
+        "region_name": server.region,
+    }

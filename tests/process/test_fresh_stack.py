@@ -8,7 +8,6 @@ emptyDir's peak use are held against the limits its manifest declares; the table
 from __future__ import annotations
 
 import http.client
-import io
 import json
 import time
 from collections.abc import Callable
@@ -82,41 +81,17 @@ def mlflow_client(deployed: Deployed) -> Any:
 
 
 def seed_churn_data(deployed: Deployed) -> None:
-    """What a user of examples/churn does before its first training: the feature data
-    (examples/feature-store/generate_data.py) in the offline store, and the labelled entity
-    rows at `s3://datasets/churn-labels.parquet`."""
+    """What a user of examples/churn does before its first training, with the example's own
+    script (examples/churn/seed_data.py), through the object store's Service."""
     import importlib.util
 
-    import pandas as pd
-
     spec = importlib.util.spec_from_file_location(
-        "generate_data", REPO / "examples" / "feature-store" / "generate_data.py"
+        "seed_data", REPO / "examples" / "churn" / "seed_data.py"
     )
     assert spec and spec.loader
-    generate = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(generate)
-    import tempfile
-    from pathlib import Path
-
-    s3 = s3_client(deployed)
-    with tempfile.TemporaryDirectory() as scratch:
-        features = generate.write(Path(scratch), customers=400, days=3)
-        s3.upload_file(str(features), "feast-offline", "customer_stats.parquet")
-    customers = list(range(generate.FIRST_CUSTOMER, generate.FIRST_CUSTOMER + 400))
-    stamp = pd.Timestamp.now(tz="UTC") - pd.Timedelta(minutes=30)
-    newest = [generate.expected_features(c, 2) for c in customers]
-    labels = pd.DataFrame(
-        {
-            "customer_id": customers,
-            "event_timestamp": [stamp] * len(customers),
-            "churned": [
-                int(f["support_calls_30d"] >= 3 and f["monthly_charges"] > 45) for f in newest
-            ],
-        }
-    )
-    buffer = io.BytesIO()
-    labels.to_parquet(buffer, index=False)
-    s3.put_object(Bucket="datasets", Key="churn-labels.parquet", Body=buffer.getvalue())
+    seed_data = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(seed_data)
+    seed_data.seed(s3_client(deployed), customers=400, days=3)
 
 
 def predict(url: str, rows: list[dict[str, int | float]]) -> dict[str, Any]:
