@@ -8,6 +8,7 @@ from pathlib import Path
 
 from rich.console import Console
 
+from mlops_iac.extras import message, missing_modules
 from mlops_iac.spec import AwsTarget, KindTarget, StackSpec, TrainingJobSpec
 
 EXIT_OK = 0
@@ -47,18 +48,15 @@ def run_locally(spec: StackSpec, name: str, tracking_uri: str | None, errors: Co
             markup=False,
         )
         return EXIT_USAGE
+    missing = missing_modules("workloads")
+    if missing:
+        errors.print(message("workloads", "--local", missing), markup=False)
+        return EXIT_USAGE
     if not tracking_uri:
         errors.print("--local needs --tracking-uri (or MLFLOW_TRACKING_URI)", markup=False)
         return EXIT_USAGE
-    try:
-        from mlops_iac.workloads import train
-    except ImportError as error:
-        errors.print(
-            f"--local needs the workloads extra (pip install 'mlops-iac[workloads]'): {error}",
-            markup=False,
-        )
-        return EXIT_USAGE
     from mlops_iac.components.training_jobs import trainer_args
+    from mlops_iac.workloads import train
 
     return train.main([*trainer_args(job), f"--tracking-uri={tracking_uri}"])
 

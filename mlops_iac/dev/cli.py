@@ -32,6 +32,7 @@ def up(
     build: Annotated[bool, typer.Option(help="Build missing binaries (Go, ~15 min cold).")] = True,
 ) -> None:
     """Start the control plane and print the environment to use it (as `export` lines)."""
+    _require_dev_extra()
     from .controlplane import ControlPlane, ControlPlaneError, find_binaries
 
     try:
@@ -46,6 +47,7 @@ def up(
 @controlplane_app.command("env")
 def env(root: RootOption = DEFAULT_ROOT) -> None:
     """Print the environment of the running control plane (as `export` lines)."""
+    _require_dev_extra()
     from .controlplane import ControlPlaneError, attach, find_binaries
 
     try:
@@ -58,10 +60,21 @@ def env(root: RootOption = DEFAULT_ROOT) -> None:
 @controlplane_app.command("down")
 def down(root: RootOption = DEFAULT_ROOT) -> None:
     """Stop the control plane and delete its state."""
+    _require_dev_extra()
     from .controlplane import stop
 
     if not stop(root):
         errors.print(f"no control plane was running from {root}")
+
+
+def _require_dev_extra() -> None:
+    """Exit 2 with one line when the dev extra is missing (the PKI needs cryptography)."""
+    from mlops_iac.extras import message, missing_modules
+
+    missing = missing_modules("dev")
+    if missing:
+        errors.print(message("dev", "mlops-iac dev controlplane", missing), markup=False)
+        raise typer.Exit(2)
 
 
 def _print_env(variables: dict[str, str]) -> None:

@@ -35,6 +35,9 @@ def create_platform(
 
         return KubernetesPlatform(name, spec, opts)
     region = aws_region(spec)
+    from mlops_iac.extras import require
+
+    require("aws", "an AWS target")
     from .aws import AwsPlatform
 
     return AwsPlatform(name, spec, region, opts)

@@ -473,10 +473,16 @@ def test_the_subnet_plan_is_disjoint_and_inside_the_vpc(prefix, zones, base):
     )
 
 
-def test_a_kind_only_program_never_imports_pulumi_aws():
+def test_a_kind_only_program_never_imports_an_extra():
+    """Neither `import mlops_iac` nor the CLI nor a kind stack's synth loads what the aws or
+    workloads extras install (the core install runs them: tests/install)."""
+    extras = ["pulumi_aws", "pulumi_docker_build", "mlflow", "sklearn", "pandas", "pyarrow"]
     program = (
         "import sys, mlops_iac\n"
-        "assert 'pulumi_aws' not in sys.modules\n"
+        f"extras = {extras!r}\n"
+        "assert not [m for m in extras if m in sys.modules], 'import mlops_iac'\n"
+        "import mlops_iac.cli\n"
+        "assert not [m for m in extras if m in sys.modules], 'import mlops_iac.cli'\n"
         "from mlops_iac.program import PulumiProject\n"
         "from mlops_iac.testing import synth\n"
         f"project = PulumiProject.load(__import__('pathlib').Path({str(REPO)!r}))\n"
@@ -484,12 +490,12 @@ def test_a_kind_only_program_never_imports_pulumi_aws():
         "result = synth(project.run, project=project.name, stack='local', config=config, "
         "secret_keys=secrets)\n"
         "assert result.resources\n"
-        "print(int('pulumi_aws' in sys.modules))\n"
+        "print(sorted(m for m in extras if m in sys.modules))\n"
     )
     done = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True, cwd=REPO)
 
     assert done.returncode == 0, done.stderr
-    assert done.stdout.strip() == "0"
+    assert done.stdout.strip() == "[]"
 
 
 def test_with_an_acm_certificate_the_nlb_ends_tls_and_urls_are_https():
