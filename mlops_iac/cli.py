@@ -1,5 +1,5 @@
-"""The `mlops-iac` command line: new, synth, validate, check, doctor, up, down, preview,
-destroy, train, image, dev."""
+"""The `mlops-iac` command line: new, synth, validate, check, doctor, target, up, down,
+preview, destroy, train, image, dev."""
 
 from __future__ import annotations
 
@@ -132,7 +132,7 @@ def _check_out_folder(out: Path) -> None:
     from mlops_iac.testing.synth import WRITTEN_MARKER
 
     manifests = out / "manifests"
-    if manifests.is_dir() and not (manifests / WRITTEN_MARKER).is_file():
+    if manifests.is_dir() and not (out / WRITTEN_MARKER).is_file():
         raise _usage_error(
             f"{manifests} exists and was not written by synth: give --out a folder of its "
             "own (nothing was changed)"
@@ -161,6 +161,7 @@ def synth(
 
     The project is the first Pulumi.yaml in PROGRAM_DIR or a folder above it, as Pulumi
     finds it. Exit 2 on an invalid spec or project, 1 when the program itself fails."""
+    from mlops_iac.extras import ExtraNotInstalled
     from mlops_iac.program import PulumiProject
     from mlops_iac.testing import synth as run_synth
     from mlops_iac.testing.synth import DuplicateObjectError, OutFolderError
@@ -181,6 +182,9 @@ def synth(
     except DuplicateObjectError as error:
         errors.print(str(error), highlight=False, markup=False)
         raise typer.Exit(1) from None
+    except ExtraNotInstalled as error:
+        errors.print(f"[bold red]cannot synthesize stack {stack!r}[/]: {error}", highlight=False)
+        raise typer.Exit(EXIT_USAGE) from None
     except Exception as error:
         if show_traceback:
             raise
@@ -236,8 +240,9 @@ def new(
     ] = None,
 ) -> None:
     """Start a project: Pulumi.yaml, a config-only __main__.py, Pulumi.dev.yaml with a small
-    working spec, requirements.txt, tests/test_stack.py (offline, with mlops_iac.testing)
-    and .gitignore. Nothing is overwritten: exit 2 when a file exists."""
+    working spec, requirements.txt, tests/test_stack.py (offline, with mlops_iac.testing),
+    .gitignore and .github/workflows/stack.yml (CI/CD). Nothing is overwritten: exit 2 when
+    a file exists."""
     from mlops_iac.templates import STACK, ProjectExistsError, new_project
 
     try:
@@ -421,6 +426,13 @@ def doctor(
         raise typer.Exit(1)
 
 
+@app.command(short_help="Print where the stack runs: kind, kubernetes or aws.")
+def target(stack: StackOption = "local", program_dir: DirOption = Path(".")) -> None:
+    """Print the stack's target kind (`kind`, `kubernetes` or `aws`) and nothing else, for
+    scripts and CI (the project's workflow chooses its deployment jobs by it)."""
+    print(_load_spec(program_dir, stack).target.kind)
+
+
 def _load_spec(program_dir: Path, stack: str) -> StackSpec:
     """The stack's spec from `Pulumi.<stack>.yaml`, or exit 2 with the spec's errors."""
     from mlops_iac.program import PulumiProject
@@ -488,6 +500,13 @@ def up(
         bool,
         typer.Option("--build/--no-build", help="kind target: build and load the runtime image."),
     ] = True,
+    expect_no_changes: Annotated[
+        bool,
+        typer.Option(
+            "--expect-no-changes",
+            help="kind target: fail (exit 1) when the preview after `up` still plans changes.",
+        ),
+    ] = False,
 ) -> None:
     """Deploy the stack. A kind target gets the whole local flow: prerequisites, the kind
     cluster, the runtime image, `pulumi up` (Automation API, local file state), URLs."""
@@ -503,6 +522,7 @@ def up(
         _local_deployer(stack, program_dir),
         install=install,
         build=build,
+        expect_no_changes=expect_no_changes,
     )
     raise typer.Exit(code)
 

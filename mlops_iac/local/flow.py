@@ -209,8 +209,16 @@ def urls_table(outputs: dict[str, Any]) -> Table:
     return table
 
 
-def up_local(ctx: Context, deploy: Deployer, *, install: bool = True, build: bool = True) -> int:
-    """The whole `up local`; an exit code (0 ok, 1 failed, 3 prerequisites missing)."""
+def up_local(
+    ctx: Context,
+    deploy: Deployer,
+    *,
+    install: bool = True,
+    build: bool = True,
+    expect_no_changes: bool = False,
+) -> int:
+    """The whole `up local`; an exit code (0 ok, 1 failed — or, with `expect_no_changes`, a
+    second preview still planning changes —, 3 prerequisites missing)."""
     try:
         docker = require_docker(ctx)
         kind = require_tool(ctx, tools.KIND, install)
@@ -229,6 +237,9 @@ def up_local(ctx: Context, deploy: Deployer, *, install: bool = True, build: boo
         return error.code if isinstance(error, LocalError) else EXIT_FAILED
     if again["changes"]:
         ctx.console.print(f"[yellow]a second preview still plans changes: {again['changes']}[/]")
+        if expect_no_changes:
+            ctx.console.print(f"[bold red]up {ctx.stack} failed[/]: --expect-no-changes")
+            return EXIT_FAILED
     else:
         ctx.console.print("a second preview plans no changes")
     ctx.console.print(urls_table(result["outputs"]))

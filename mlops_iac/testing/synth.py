@@ -128,14 +128,14 @@ class SynthResult:
         names = manifest_filenames(self.manifests)
         manifests_dir = out / "manifests"
         if manifests_dir.exists():
-            if not (manifests_dir / WRITTEN_MARKER).is_file():
+            if not (out / WRITTEN_MARKER).is_file():
                 raise OutFolderError(
                     f"{manifests_dir} exists and was not written by synth: give --out a "
                     "folder of its own (nothing was changed)"
                 )
             shutil.rmtree(manifests_dir)
         manifests_dir.mkdir(parents=True)
-        (manifests_dir / WRITTEN_MARKER).write_text("written by mlops-iac synth\n")
+        (out / WRITTEN_MARKER).write_text("manifests/ was written by mlops-iac synth\n")
         (out / "resources.json").write_text(json.dumps(self.resources_json(), indent=2) + "\n")
         shown = self.shown_outputs()
         (out / "outputs.json").write_text(json.dumps(shown, indent=2, sort_keys=True) + "\n")
@@ -144,8 +144,9 @@ class SynthResult:
         return len(names)
 
 
-WRITTEN_MARKER = ".written-by-mlops-iac"
-"""In every `manifests/` folder `SynthResult.write` made (hidden: not a manifest)."""
+WRITTEN_MARKER = ".mlops-iac-synth"
+"""Beside every `manifests/` folder `SynthResult.write` made (hidden, and not in it, so the
+folder holds manifests only)."""
 
 
 class OutFolderError(OSError):

@@ -24,6 +24,7 @@ runner = CliRunner()
 SYNTH = [sys.executable, "-m", "mlops_iac.cli", "synth"]
 PROGRAM = "from mlops_iac import MLOpsStack, StackSpec\n\nspec = StackSpec.from_pulumi_config()\n"
 NEW_FILES = [
+    ".github/workflows/stack.yml",
     ".gitignore",
     "Pulumi.dev.yaml",
     "Pulumi.yaml",

@@ -394,3 +394,10 @@ def test_the_streaming_runner_kills_a_command_at_its_timeout_and_says_so():
 
     assert done.returncode < 0
     assert "(killed after 0.3 s)" in done.stdout
+
+
+def test_expect_no_changes_fails_up_when_a_second_preview_still_plans_some(tmp_path):
+    ctx = context(tmp_path, Recorder(), on_path={"docker", "kind", "pulumi"})
+
+    assert flow.up_local(ctx, FakeDeploy({"update": 1}), build=False, expect_no_changes=True) == 1
+    assert flow.up_local(ctx, FakeDeploy(), build=False, expect_no_changes=True) == 0

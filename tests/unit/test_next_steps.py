@@ -48,7 +48,7 @@ def test_the_next_commands_train_this_stack_s_job_and_call_its_endpoint():
                     "dataset": "sklearn://breast_cancer",
                 }
             ]
-        },  # fmt: skip
+        },
         serving=[{"name": "fraud", "model": "models:/fraud@champion"}],
     )
 

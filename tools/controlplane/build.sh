@@ -15,6 +15,7 @@
 #   kubernetes           kube-apiserver, kube-controller-manager, kube-scheduler, kubectl
 #   etcd, kwok
 #   seaweedfs            weed, the object store the process tier (tests/process) runs
+#   actionlint           the GitHub Actions workflow checker (tests of the shipped workflows)
 # A group already in the cache is not built again (a change to its go.mod, go.sum, sources or
 # recipe makes a new key). Progress goes to stderr; the last line on stdout is the bin folder.
 # With MLOPS_IAC_BUILD_DRY_RUN=1 nothing is built: a missing binary is exit code 3.
@@ -24,7 +25,7 @@ set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 vendor="${MLOPS_IAC_VENDOR:-$(cd "$here/../../.." && pwd)/shared/vendor}"
-all_groups=(pulumi language-python kubernetes-provider random-provider kubernetes etcd kwok seaweedfs)
+all_groups=(pulumi language-python kubernetes-provider random-provider kubernetes etcd kwok seaweedfs actionlint)
 if [[ $# -gt 0 ]]; then groups=("$@"); else groups=("${all_groups[@]}"); fi
 
 # The plugin versions the Python SDKs ask for (their pulumi-plugin.json); the engine must
@@ -88,6 +89,10 @@ recipe() {
       ;;
     seaweedfs)
       printf 'weed\tgithub.com/seaweedfs/seaweedfs/weed\t\n'
+      ;;
+    actionlint)
+      # It reports the module version from its build info.
+      printf 'actionlint\tgithub.com/rhysd/actionlint/cmd/actionlint\t\n'
       ;;
     *) log "unknown group: $1 (known: ${all_groups[*]})"; return 2 ;;
   esac
