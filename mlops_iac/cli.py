@@ -12,6 +12,7 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from mlops_iac.dev.cli import dev_app
 from mlops_iac.spec import CONFIG_NAMESPACE, SpecError, StackSpec
@@ -89,7 +90,7 @@ def _fail_program(error: BaseException, project_dir: Path) -> typer.Exit:
     frame = program_frame(error, project_dir)
     cause = _one_line(error)
     if frame is None:
-        errors.print(f"[bold red]the program failed[/]: {cause}", highlight=False)
+        errors.print(f"[bold red]the program failed[/]: {escape(cause)}", highlight=False)
     else:
         errors.print(
             f"[bold red]the program failed[/] at {_shown_path(frame.filename)}:{frame.lineno}",
@@ -122,7 +123,7 @@ def _shown_path(filename: str) -> str:
 
 
 def _usage_error(message: str) -> typer.Exit:
-    errors.print(f"[bold red]error[/]: {message}", highlight=False)
+    errors.print(f"[bold red]error[/]: {escape(message)}", highlight=False)
     return typer.Exit(EXIT_USAGE)
 
 
@@ -183,7 +184,10 @@ def synth(
         errors.print(str(error), highlight=False, markup=False)
         raise typer.Exit(1) from None
     except ExtraNotInstalled as error:
-        errors.print(f"[bold red]cannot synthesize stack {stack!r}[/]: {error}", highlight=False)
+        errors.print(
+            f"[bold red]cannot synthesize stack {stack!r}[/]: {escape(str(error))}",
+            highlight=False,
+        )
         raise typer.Exit(EXIT_USAGE) from None
     except Exception as error:
         if show_traceback:
@@ -194,7 +198,7 @@ def synth(
     except OutFolderError as error:
         raise _usage_error(str(error)) from None
     except OSError as error:
-        errors.print(f"[bold red]cannot write {out}[/]: {error}", highlight=False)
+        errors.print(f"[bold red]cannot write {out}[/]: {escape(str(error))}", highlight=False)
         raise typer.Exit(1) from None
     elapsed = time.perf_counter() - started
     console.print(
@@ -412,7 +416,8 @@ def doctor(
                 status = "[yellow]download[/]"
                 detail = f"{check.detail}: `mlops-iac up` downloads a pinned one (or {check.hint})"
             # Printed whole (soft wrap): an install link must stay one clickable line.
-            console.print(f"  {status}  {check.name.ljust(width)}  {detail}", highlight=False)
+            line = f"  {status}  {escape(check.name.ljust(width))}  {escape(detail)}"
+            console.print(line, highlight=False)
     missing = {t: [c.name for c in checks if blocks(t, c)] for t, checks in grouped.items()}
     ready = [target for target, names in missing.items() if not names]
     not_ready = [f"{t} (missing {', '.join(names)})" for t, names in missing.items() if names]
@@ -459,7 +464,8 @@ def _deploy(operation: str, stack: str, program_dir: Path) -> None:
             highlight=False,
         )
         for check in missing:
-            errors.print(f"  {check.name}: {check.detail}: {check.hint}", highlight=False)
+            line = f"  {check.name}: {check.detail}: {check.hint}"
+            errors.print(line, highlight=False, markup=False)
         raise typer.Exit(EXIT_MISSING_PREREQUISITES)
     run_operation(operation, program_dir, stack, on_output=lambda line: console.print(line, end=""))
 

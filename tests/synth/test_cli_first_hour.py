@@ -511,3 +511,19 @@ def test_every_help_is_plain_text_without_type_labels_on_flags_or_cut_summaries(
         assert "│" not in shown.output, path  # no boxes that wrap sentences
         commands = shown.output.partition("\nCommands:\n")[2]
         assert "..." not in commands, (path, commands)
+
+
+def test_text_in_square_brackets_reaches_the_terminal_as_written(project: Path) -> None:
+    """Rich reads `[...]` as markup: an error naming `mlops-iac[aws]` or a list index must
+    not lose it."""
+    (project / "__main__.py").write_text("raise RuntimeError(\"pip install 'mlops-iac[aws]'\")\n")
+
+    done = subprocess.run(
+        [*SYNTH, str(project), "--stack", "dev", "--out", str(project / "out")],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+    assert done.returncode == 1
+    assert "RuntimeError: pip install 'mlops-iac[aws]'" in done.stderr
