@@ -55,7 +55,7 @@ TOOLS = {
 TARGET_REQUIREMENTS = {
     "kind": ("pulumi", "docker", "kind", "kubectl"),
     "kubernetes": ("pulumi", "kubectl"),
-    "aws": ("pulumi", "kubectl", "aws-credentials"),
+    "aws": ("pulumi", "kubectl", "aws-credentials", "aws extra"),
 }
 """What a deployment to each target needs (`docker` includes a running engine)."""
 DOWNLOADED_BY_UP = {"kind": frozenset({"pulumi", "kind"})}
@@ -118,9 +118,23 @@ def check_aws_credentials(environ: dict[str, str] | None = None, home: Path | No
     return Check("aws-credentials", False, "none found", hint)
 
 
+def check_extra(extra: str) -> Check:
+    """Whether the Python packages of an extra are installed (without importing them)."""
+    from mlops_iac.extras import missing_modules
+
+    missing = missing_modules(extra)
+    name = f"{extra} extra"
+    if missing:
+        return Check(
+            name, False, f"not installed: {', '.join(missing)}", f"pip install 'mlops-iac[{extra}]'"
+        )
+    return Check(name, True, "installed", "")
+
+
 def run_checks(names: Iterable[str] | None = None) -> list[Check]:
     """Run the named checks (all when None), in order."""
-    wanted = list(names) if names is not None else [*TOOLS, "docker engine", "aws-credentials"]
+    everything = [*TOOLS, "docker engine", "aws-credentials", "aws extra"]
+    wanted = list(names) if names is not None else everything
     checks = []
     for name in wanted:
         if name in TOOLS:
@@ -132,6 +146,8 @@ def run_checks(names: Iterable[str] | None = None) -> list[Check]:
                 checks.append(check_docker_engine())
         elif name == "aws-credentials":
             checks.append(check_aws_credentials())
+        elif name.endswith(" extra"):
+            checks.append(check_extra(name.removesuffix(" extra")))
     return checks
 
 

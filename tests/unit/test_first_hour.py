@@ -465,11 +465,11 @@ def test_checks_are_grouped_by_target_each_run_once() -> None:
         return fake_checks(set())(names)
 
     grouped = doctor.checks_by_target(run=run)
-    assert calls == [["pulumi", "docker", "kind", "kubectl", "aws-credentials"]]
+    assert calls == [["pulumi", "docker", "kind", "kubectl", "aws-credentials", "aws extra"]]
     assert {t: [c.name for c in cs] for t, cs in grouped.items()} == {
         "kind": ["pulumi", "docker", "docker engine", "kind", "kubectl"],
         "kubernetes": ["pulumi", "kubectl"],
-        "aws": ["pulumi", "kubectl", "aws-credentials"],
+        "aws": ["pulumi", "kubectl", "aws-credentials", "aws extra"],
     }
     only_kind = doctor.checks_by_target(["kind"], run=fake_checks(set()))
     assert list(only_kind) == ["kind"]
@@ -481,3 +481,22 @@ def test_what_up_downloads_does_not_block_a_kind_deployment() -> None:
     assert not doctor.blocks("kind", missing_pulumi)
     assert doctor.blocks("kubernetes", missing_pulumi)
     assert doctor.blocks("kind", doctor.Check("docker engine", False, "down", "start it"))
+
+
+def test_an_aws_target_needs_the_aws_extra_and_doctor_names_the_pip_command(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from mlops_iac import extras
+
+    monkeypatch.setattr(extras, "missing_modules", lambda extra: ["pulumi_aws"])
+    missing = doctor.check_extra("aws")
+    monkeypatch.setattr(extras, "missing_modules", lambda extra: [])
+    present = doctor.check_extra("aws")
+
+    assert (missing.ok, missing.detail, missing.hint) == (
+        False,
+        "not installed: pulumi_aws",
+        "pip install 'mlops-iac[aws]'",
+    )
+    assert present.ok
+    assert doctor.blocks("aws", missing)
