@@ -26,7 +26,7 @@ RootOption = Annotated[
 ]
 
 
-@controlplane_app.command("up")
+@controlplane_app.command("up", short_help="Start the control plane; print its environment.")
 def up(
     root: RootOption = DEFAULT_ROOT,
     build: Annotated[bool, typer.Option(help="Build missing binaries (Go, ~15 min cold).")] = True,
@@ -44,7 +44,7 @@ def up(
     _print_env(plane.env())
 
 
-@controlplane_app.command("env")
+@controlplane_app.command("env", short_help="Print the running control plane's environment.")
 def env(root: RootOption = DEFAULT_ROOT) -> None:
     """Print the environment of the running control plane (as `export` lines)."""
     _require_dev_extra()
@@ -57,7 +57,7 @@ def env(root: RootOption = DEFAULT_ROOT) -> None:
         raise typer.Exit(1) from error
 
 
-@controlplane_app.command("down")
+@controlplane_app.command("down", short_help="Stop the control plane, delete its state.")
 def down(root: RootOption = DEFAULT_ROOT) -> None:
     """Stop the control plane and delete its state."""
     _require_dev_extra()

@@ -504,7 +504,7 @@ def test_every_help_is_plain_text_without_type_labels_on_flags_or_cut_summaries(
     import typer.main
 
     for path in _commands(typer.main.get_command(app)):
-        shown = runner.invoke(app, [*path, "-h"], terminal_width=100)
+        shown = runner.invoke(app, [*path, "-h"], terminal_width=80)
 
         assert shown.exit_code == 0, (path, shown.output)
         assert "<bool>" not in shown.output, path
