@@ -38,3 +38,18 @@ def control_plane(
         yield plane
     finally:
         stop(root)
+
+
+@pytest.fixture(scope="module")
+def empty_plane(
+    controlplane_bin: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[ControlPlane]:
+    """A control plane of the test module's own with no CRDs: what a stack uses, it must
+    install itself."""
+    root = tmp_path_factory.mktemp("empty-plane")
+    plane = ControlPlane(root, controlplane_bin)
+    plane.start(crds=False)
+    try:
+        yield plane
+    finally:
+        stop(root)

@@ -11,13 +11,12 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from polling import wait_until
 from toolchain import RETRY_SIGNS, TierStack, not_converged, uids
 
-from mlops_iac.dev.controlplane import ControlPlane, stop
+from mlops_iac.dev.controlplane import ControlPlane
 
 pytestmark = pytest.mark.controlplane
 
@@ -25,27 +24,15 @@ DATA_KINDS = ("statefulsets", "persistentvolumeclaims", "secrets")
 
 
 @pytest.fixture(scope="module")
-def plane(
-    controlplane_bin: Path, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[ControlPlane]:
-    """A control plane of its own with no CRDs: a new project must need none."""
-    root = tmp_path_factory.mktemp("new-project-plane")
-    started = ControlPlane(root, controlplane_bin)
-    started.start(crds=False)
-    try:
-        yield started
-    finally:
-        stop(root)
-
-
-@pytest.fixture(scope="module")
-def project(plane: ControlPlane, tmp_path_factory: pytest.TempPathFactory) -> Iterator[TierStack]:
+def project(
+    empty_plane: ControlPlane, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[TierStack]:
     """`mlops-iac new fraud-stack --target kubernetes` in an empty folder, then `mlops-iac
     up dev` there, timed."""
     folder = tmp_path_factory.mktemp("first-hour") / "fraud-stack"
-    maker = TierStack(plane, "dev", folder / "Pulumi.dev.yaml", {}, directory=folder.parent)
+    maker = TierStack(empty_plane, "dev", folder / "Pulumi.dev.yaml", {}, directory=folder.parent)
     maker.mlops_iac("new", "fraud-stack", "--target", "kubernetes")
-    stack = TierStack.of_project(plane, folder, "dev")
+    stack = TierStack.of_project(empty_plane, folder, "dev")
     started = time.perf_counter()
     output = stack.mlops_iac("up", "dev")
     stack.log.append(f"mlops-iac up dev took {time.perf_counter() - started:.1f} s")
@@ -55,15 +42,15 @@ def project(plane: ControlPlane, tmp_path_factory: pytest.TempPathFactory) -> It
 
 
 def test_the_new_project_deploys_as_written_and_converges(
-    project: TierStack, plane: ControlPlane
+    project: TierStack, empty_plane: ControlPlane
 ) -> None:
     kinds = {resource["type"] for resource in project.resources()}
 
     assert "kubernetes:apps/v1:StatefulSet" in kinds  # the registry's database
     assert "kubernetes:batch/v1:CronJob" in kinds  # the demo training job
-    wait_until(lambda: not not_converged(plane), timeout=180)
-    assert not_converged(plane) == []
-    assert plane.get("crd")["items"] == []
+    wait_until(lambda: not not_converged(empty_plane), timeout=180)
+    assert not_converged(empty_plane) == []
+    assert empty_plane.get("crd")["items"] == []
 
 
 def test_a_second_preview_of_the_new_project_plans_no_change(project: TierStack) -> None:
@@ -71,26 +58,26 @@ def test_a_second_preview_of_the_new_project_plans_no_change(project: TierStack)
 
 
 def test_mlops_iac_train_starts_the_demo_job_in_the_cluster(
-    project: TierStack, plane: ControlPlane
+    project: TierStack, empty_plane: ControlPlane
 ) -> None:
     project.mlops_iac("train", "demo", "--stack", "dev", "--no-wait")
 
-    jobs = plane.get("jobs", "-n", "mlops-training")["items"]
+    jobs = empty_plane.get("jobs", "-n", "mlops-training")["items"]
     assert any(job["metadata"]["name"].startswith("demo") for job in jobs), jobs
 
 
 def test_down_keeps_the_data_and_a_second_up_finds_it(
-    project: TierStack, plane: ControlPlane
+    project: TierStack, empty_plane: ControlPlane
 ) -> None:
-    before = uids(plane, *DATA_KINDS)
+    before = uids(empty_plane, *DATA_KINDS)
     data = {key for key in before if "/mlops/" in key and "postgres" in key}
     assert data, before
 
     project.mlops_iac("down", "dev")
-    kept = uids(plane, *DATA_KINDS)
+    kept = uids(empty_plane, *DATA_KINDS)
     project.mlops_iac("up", "dev")
 
     assert {key: kept[key] for key in data} == {key: before[key] for key in data}
-    assert {key: uids(plane, *DATA_KINDS)[key] for key in data} == {
+    assert {key: uids(empty_plane, *DATA_KINDS)[key] for key in data} == {
         key: before[key] for key in data
     }

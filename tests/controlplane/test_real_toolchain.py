@@ -12,14 +12,13 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 from polling import wait_until
 from toolchain import VENDORED_CHARTS, TierStack, not_converged, uids
 
-from mlops_iac.dev.controlplane import ControlPlane, stop
+from mlops_iac.dev.controlplane import ControlPlane
 
 pytestmark = pytest.mark.controlplane
 
@@ -27,24 +26,10 @@ STATEFUL_KINDS = ("statefulsets", "persistentvolumeclaims", "persistentvolumes",
 
 
 @pytest.fixture(scope="module")
-def empty_plane(
-    controlplane_bin: Path, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[ControlPlane]:
-    """A control plane of its own with no CRDs: the stack must install what it uses."""
-    if not VENDORED_CHARTS.is_dir():
-        pytest.fail(f"the vendored charts are missing: {VENDORED_CHARTS}")
-    root = tmp_path_factory.mktemp("toolchain-plane")
-    plane = ControlPlane(root, controlplane_bin)
-    plane.start(crds=False)
-    try:
-        yield plane
-    finally:
-        stop(root)
-
-
-@pytest.fixture(scope="module")
 def stack(empty_plane: ControlPlane) -> Iterator[TierStack]:
     """The repo's local stack on the empty control plane, after a first `pulumi up`."""
+    if not VENDORED_CHARTS.is_dir():
+        pytest.fail(f"the vendored charts are missing: {VENDORED_CHARTS}")
     deployed = TierStack.from_local_stack(empty_plane)
     try:
         assert empty_plane.get("crd")["items"] == []
