@@ -454,7 +454,8 @@ def _deploy(operation: str, stack: str, program_dir: Path) -> None:
     from mlops_iac.deploy import run_operation
     from mlops_iac.doctor import missing_for_target
 
-    target = _load_spec(program_dir, stack).target.kind
+    spec = _load_spec(program_dir, stack)
+    target = spec.target.kind
     missing = missing_for_target(target)
     if missing:
         errors.print(
@@ -467,7 +468,21 @@ def _deploy(operation: str, stack: str, program_dir: Path) -> None:
             line = f"  {check.name}: {check.detail}: {check.hint}"
             errors.print(line, highlight=False, markup=False)
         raise typer.Exit(EXIT_MISSING_PREREQUISITES)
-    run_operation(operation, program_dir, stack, on_output=lambda line: console.print(line, end=""))
+    result = run_operation(
+        operation, program_dir, stack, on_output=lambda line: console.print(line, end="")
+    )
+    if operation == "up":
+        outputs = {key: out.value for key, out in result.outputs.items() if not out.secret}
+        _print_next_steps(spec, stack, outputs, program_dir)
+
+
+def _print_next_steps(
+    spec: StackSpec, stack: str, outputs: dict[str, Any], program_dir: Path
+) -> None:
+    """The stack's URLs and this stack's own next commands, as `up local` ends."""
+    from mlops_iac.local.flow import print_next_steps
+
+    print_next_steps(console, spec, stack, outputs, program_dir)
 
 
 def _stack_name(positional: str | None, flag: str | None) -> str:

@@ -242,11 +242,18 @@ def up_local(
             return EXIT_FAILED
     else:
         ctx.console.print("a second preview plans no changes")
-    ctx.console.print(urls_table(result["outputs"]))
-    ctx.console.print("next:")
-    for command, what in next_steps(ctx.spec, ctx.stack, result["outputs"], ctx.program_dir):
-        ctx.console.print(f"  {escape(command)}\n      [dim]{escape(what)}[/]", highlight=False)
+    print_next_steps(ctx.console, ctx.spec, ctx.stack, result["outputs"], ctx.program_dir)
     return EXIT_OK
+
+
+def print_next_steps(
+    console: Console, spec: StackSpec, stack: str, outputs: dict[str, Any], program_dir: Path
+) -> None:
+    """The stack's URLs and this stack's own next commands: how `up` ends."""
+    console.print(urls_table(outputs))
+    console.print("next:")
+    for command, what in next_steps(spec, stack, outputs, program_dir):
+        console.print(f"  {escape(command)}\n      [dim]{escape(what)}[/]", highlight=False)
 
 
 def down_local(

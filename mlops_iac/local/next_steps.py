@@ -18,30 +18,42 @@ def url_rows(outputs: dict[str, Any]) -> list[tuple[str, str, str]]:
     route exists, else the in-cluster one."""
     rows = []
     for key, value in sorted(outputs.items()):
-        if not (isinstance(value, str) and value.startswith("http") and key.endswith("_url")):
+        if not (isinstance(value, str) and value.startswith("http") and key.endswith(URL_KEYS)):
             continue
         if key.endswith("_external_url"):
             rows.append((_label(key.removesuffix("_external_url")), value, FROM_HERE))
-        elif not outputs.get(key.removesuffix("_url") + "_external_url"):
-            rows.append((_label(key.removesuffix("_url")), value, IN_CLUSTER))
+        elif not outputs.get(f"{_stem(key)}_external_url"):
+            rows.append((_label(_stem(key)), value, IN_CLUSTER))
     return rows
+
+
+URL_KEYS = ("_url", "_uri")
+
+
+def _stem(key: str) -> str:
+    """`serving_churn_url` -> `serving_churn`; `registry_tracking_uri` -> `registry`."""
+    return key.removesuffix("_url").removesuffix("_uri").removesuffix("_tracking")
 
 
 def _label(key: str) -> str:
     return key.replace("_", " ")
 
 
-def port_forward(url: str, context: str) -> tuple[str, str]:
+def port_forward(url: str, context: str | None) -> tuple[str, str]:
     """`kubectl port-forward` for an in-cluster `http://<svc>.<ns>.svc.cluster.local:<port>`
-    URL, and the URL it makes reachable here."""
+    URL (in kubeconfig context `context`, the current one when None), and the URL it makes
+    reachable here."""
     parts = urlsplit(url)
     service, namespace = (parts.hostname or "").split(".")[:2]
     port = parts.port or 80
-    command = f"kubectl --context {context} -n {namespace} port-forward svc/{service} {port}"
+    flag = f"--context {context} " if context else ""
+    command = f"kubectl {flag}-n {namespace} port-forward svc/{service} {port}"
     return command, f"http://127.0.0.1:{port}"
 
 
-def _endpoint_base(name: str, outputs: dict[str, Any], context: str) -> tuple[list[str], str]:
+def _endpoint_base(
+    name: str, outputs: dict[str, Any], context: str | None
+) -> tuple[list[str], str]:
     external = outputs.get(f"serving_{name}_external_url")
     if external:
         return [], str(external)
@@ -55,8 +67,12 @@ def next_steps(
     """(command, what it does) for this stack, in the order a user runs them."""
     folder = Path(program_dir).resolve()
     where = "" if folder == Path.cwd().resolve() else f" -C {os.path.relpath(folder)}"
-    context = getattr(spec.target, "context", None) or "<context>"
+    context = getattr(spec.target, "context", None)
     steps: list[tuple[str, str]] = []
+    tracking = outputs.get("registry_tracking_uri")
+    if isinstance(tracking, str) and not outputs.get("registry_external_url"):
+        command, local = port_forward(tracking, context)
+        steps.append((f"{command} &", f"the MLflow UI and tracking URI at {local}"))
     jobs = spec.training.jobs if spec.training else []
     for job in jobs[:1]:
         steps.append(

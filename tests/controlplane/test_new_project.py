@@ -38,7 +38,16 @@ def project(
     stack.log.append(f"mlops-iac up dev took {time.perf_counter() - started:.1f} s")
     retried = [line for line in output.splitlines() if any(s in line for s in RETRY_SIGNS)]
     assert retried == [], "creates were retried:\n" + "\n".join(retried[:20])
+    stack.log.append(output)
     yield stack
+
+
+def test_up_ends_with_this_project_s_own_next_commands(project: TierStack) -> None:
+    said = " ".join(project.log[-1].split())
+
+    assert "mlops-iac train demo --stack dev" in said
+    assert "mlops-iac down dev" in said
+    assert "-n mlops port-forward svc/mlflow 5000" in said  # no route: MLflow through kubectl
 
 
 def test_the_new_project_deploys_as_written_and_converges(

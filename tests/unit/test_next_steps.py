@@ -86,3 +86,17 @@ def test_commands_name_the_project_folder_when_up_ran_from_elsewhere(tmp_path, m
     commands = [command for command, _ in next_steps(spec(), "dev", OUTPUTS, project)]
 
     assert commands == ["mlops-iac down dev -C fraud-stack"]
+
+
+def test_a_registry_without_a_route_is_shown_in_cluster_with_its_port_forward():
+    outputs = {"registry_tracking_uri": "http://mlflow.mlops.svc.cluster.local:5000"}
+
+    steps = next_steps(spec(), "dev", outputs, Path.cwd())
+
+    assert url_rows(outputs) == [
+        ("registry", "http://mlflow.mlops.svc.cluster.local:5000", IN_CLUSTER)
+    ]
+    assert steps[0] == (
+        "kubectl --context kind-mlops -n mlops port-forward svc/mlflow 5000 &",
+        "the MLflow UI and tracking URI at http://127.0.0.1:5000",
+    )
