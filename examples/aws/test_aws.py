@@ -66,7 +66,8 @@ def test_the_workloads_run_the_image_the_stack_builds_and_pushes(prod):
     (image,) = prod.of_type("docker-build:index:Image")
     trainer = prod.manifest("CronJob", "churn")["spec"]["jobTemplate"]["spec"]["template"]
 
-    assert image.inputs["context"]["location"] == "../.."
+    # The build context the installed package writes, relative to the program's folder.
+    assert image.inputs["context"]["location"] == ".mlops-iac/runtime-image"
     assert trainer["spec"]["containers"][0]["image"] == image.outputs["ref"]
 
 
