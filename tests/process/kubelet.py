@@ -38,6 +38,7 @@ from pathlib import Path
 from typing import Any
 
 from images import StandIn, stand_in
+
 from mlops_iac.spec.types import quantity_value
 from mlops_iac.testing.kubelet import kubelet_expand
 from mlops_iac.testing.local_servers import kill_process_group
@@ -149,6 +150,9 @@ class ContainerRecord:
     exit_codes: list[int] = field(default_factory=list)
     logs: list[Path] = field(default_factory=list)
     session: int | None = None
+    session_start: int | None = None
+    """When the session's leader started (/proc/<pid>/stat starttime): with pid_max at 32768
+    here, a later process can get the same pid, and its session must not count as ours."""
 
     def log_tail(self, lines: int = 30) -> str:
         if not self.logs:
@@ -203,12 +207,23 @@ class Sampler:
             if match:
                 by_session[session] = by_session.get(session, 0) + int(match.group(1)) * 1024
         for record in list(self.containers):
-            if record.session in by_session:
-                record.peak_bytes = max(record.peak_bytes, by_session[record.session])
+            if record.session not in by_session:
+                continue
+            if start_time(record.session) != record.session_start:
+                continue  # the container is gone and its pid taken by another process
+            record.peak_bytes = max(record.peak_bytes, by_session[record.session])
 
     def sample_disk(self) -> None:
         for record in list(self.empty_dirs):
             record.peak_bytes = max(record.peak_bytes, disk_usage(record.folder))
+
+
+def start_time(pid: int) -> int | None:
+    """When process `pid` started, in clock ticks since boot; None when there is none."""
+    try:
+        return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[19])
+    except (OSError, IndexError, ValueError):
+        return None
 
 
 def processes_by_session() -> Iterator[tuple[Path, int]]:
@@ -480,7 +495,7 @@ class Pod:
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
             )
-        record.session = process.pid
+        record.session, record.session_start = process.pid, start_time(process.pid)
         self._processes[container["name"]] = process
         if record not in self.sampler.containers:
             self.sampler.containers.append(record)
