@@ -473,16 +473,9 @@ def _deploy(operation: str, stack: str, program_dir: Path) -> None:
     )
     if operation == "up":
         outputs = {key: out.value for key, out in result.outputs.items() if not out.secret}
-        _print_next_steps(spec, stack, outputs, program_dir)
+        from mlops_iac.local.flow import print_next_steps
 
-
-def _print_next_steps(
-    spec: StackSpec, stack: str, outputs: dict[str, Any], program_dir: Path
-) -> None:
-    """The stack's URLs and this stack's own next commands, as `up local` ends."""
-    from mlops_iac.local.flow import print_next_steps
-
-    print_next_steps(console, spec, stack, outputs, program_dir)
+        print_next_steps(console, spec, stack, outputs, program_dir)
 
 
 def _stack_name(positional: str | None, flag: str | None) -> str:
