@@ -17,10 +17,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from mlops_iac.testing.local_servers import stop_process_group
+
 from kubelet import Cluster, Pod, PodFailed, Sampler
 from proxy import Forwarder
-
-from mlops_iac.testing.local_servers import stop_process_group
 
 WORKLOAD_KINDS = ("Deployment", "StatefulSet", "Job", "CronJob", "DaemonSet", "ReplicaSet", "Pod")
 

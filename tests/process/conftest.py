@@ -18,13 +18,14 @@ from typing import Any
 
 import pytest
 import yaml
+
+from mlops_iac.dev.controlplane import ControlPlane, find_binaries, stop
+from mlops_iac.testing.local_servers import LOOPBACK
+
 from cluster import FreshStack
 from kubelet import Cluster
 from report import write
 from tier import REPORTS, STACKS, Deployed, stack_objects, unavailable
-
-from mlops_iac.dev.controlplane import ControlPlane, find_binaries, stop
-from mlops_iac.testing.local_servers import LOOPBACK
 
 API_KINDS = {"Namespace", "ServiceAccount", "Role", "RoleBinding", "ClusterRole",
              "ClusterRoleBinding", "CronJob", "ResourceQuota", "LimitRange"}  # fmt: skip

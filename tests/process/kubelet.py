@@ -37,11 +37,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from images import StandIn, stand_in
-
 from mlops_iac.spec.types import quantity_value
 from mlops_iac.testing.kubelet import kubelet_expand
 from mlops_iac.testing.local_servers import kill_process_group
+
+from images import StandIn, stand_in
 
 LAUNCHER = Path(__file__).resolve().parent / "launcher.py"
 SERVICE_ACCOUNT_DIR = "/var/run/secrets/kubernetes.io/serviceaccount"

@@ -14,10 +14,11 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from proxy import Forwarder
-from tier import REPO, Deployed
 
 from mlops_iac.testing.local_servers import LOOPBACK, free_port
+
+from proxy import Forwarder
+from tier import REPO, Deployed
 
 pytestmark = pytest.mark.process
 

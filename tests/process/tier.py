@@ -10,11 +10,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from cluster import FreshStack, workloads
-
-from images import MissingStandIn, stand_in
 from mlops_iac.dev.controlplane import ControlPlane, ControlPlaneError, find_binaries
 from mlops_iac.testing.synth import synth_project
+
+from cluster import FreshStack, workloads
+from images import MissingStandIn, stand_in
 
 REPO = Path(__file__).resolve().parents[2]
 REPORTS = REPO / ".process-tier"

@@ -10,7 +10,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strings"
 
 	"github.com/pulumi/pulumi/pkg/v3/codegen/schema"
 )
@@ -22,11 +21,17 @@ func main() {
 	if version == "" {
 		log.Fatal("VERSION is not set")
 	}
-	out, err := exec.Command("go", "list", "-m", "-f", "{{.Dir}}", module).Output()
+	// `go mod download` (not `go list -m`, which leaves Dir empty on a cold module cache)
+	// fetches the pinned module if it is not there yet and says where it is.
+	out, err := exec.Command("go", "mod", "download", "-json", module).Output()
 	if err != nil {
-		log.Fatalf("go list -m %s: %v", module, err)
+		log.Fatalf("go mod download %s: %v", module, err)
 	}
-	dir := filepath.Join(strings.TrimSpace(string(out)), "cmd", "pulumi-resource-kubernetes")
+	var downloaded struct{ Dir string }
+	if err := json.Unmarshal(out, &downloaded); err != nil || downloaded.Dir == "" {
+		log.Fatalf("go mod download %s: no folder in %q (%v)", module, out, err)
+	}
+	dir := filepath.Join(downloaded.Dir, "cmd", "pulumi-resource-kubernetes")
 
 	var spec schema.PackageSpec
 	read(filepath.Join(dir, "schema.json"), &spec)
