@@ -17,14 +17,20 @@ from pathlib import Path
 from typing import Any
 
 from mlops_iac import runtime_image
-from mlops_iac.components.serving_runtime import mlflow_serve_command, mlserver_env
+from mlops_iac.components.serving_runtime import (
+    BUILTIN_MAX_BATCH_SIZE,
+    BUILTIN_MAX_BATCH_TIME_S,
+    builtin_container,
+    mlflow_serve_command,
+    mlserver_env,
+)
 from mlops_iac.testing.local_servers import LOOPBACK, free_port
 
 HERE = Path(__file__).resolve().parent
 VENVS = HERE / "serving-venvs"
 MODEL_NAME = "bench"
-OWN_STACK = ("starlette", "uvicorn", "prometheus-client", "mlflow")
-"""What our own runtime is built on: it is maintained while these are."""
+BUILTIN_STACK = ("starlette", "uvicorn", "prometheus-client", "mlflow")
+"""What the builtin runtime is built on: it is maintained while these are."""
 
 
 def mlflow_body(rows: Any) -> bytes:
@@ -82,13 +88,11 @@ BENTOML = Protocol("BentoML JSON", "/predict", bentoml_body, len, False)
 
 @dataclass(frozen=True)
 class Context:
-    """What a launcher needs: the fetched MLflow model, its joblib export, base env."""
+    """What a launcher needs: the fetched MLflow model and the base environment."""
 
     model_uri: str
     mlflow_model: Path
     """The registered version, downloaded as the fetch-model init container does."""
-    sklearn_model: Path
-    """A folder with the estimator as `model.joblib` (what KServe's sklearn path loads)."""
     env: dict[str, str]
     tmp: Path
     cpus: int
@@ -151,10 +155,9 @@ def _mlflow_serve(ctx: Context, bin_dir: Path) -> Launch:
 
 def _kserve(flavor: str, workers: int) -> Callable[[Context, Path], Launch]:
     def launch(ctx: Context, bin_dir: Path) -> Launch:
-        model_dir = ctx.sklearn_model if flavor == "sklearn" else ctx.mlflow_model
         command = [
             str(bin_dir / "python"), str(HERE / "serving_kserve.py"),
-            "--flavor", flavor, "--model_name", MODEL_NAME, "--model_dir", str(model_dir),
+            "--flavor", flavor, "--model_name", MODEL_NAME, "--model_dir", str(ctx.mlflow_model),
             "--http_port", "{port}", "--grpc_port", str(free_port()),
             "--workers", str(workers),
         ]  # fmt: skip
@@ -183,24 +186,26 @@ def _bentoml(workers: int) -> Callable[[Context, Path], Launch]:
     return launch
 
 
-def _own(workers: int) -> Callable[[Context, Path], Launch]:
+def _builtin(workers: int) -> Callable[[Context, Path], Launch]:
     def launch(ctx: Context, bin_dir: Path) -> Launch:
+        container = builtin_container(
+            image="-", model_name=MODEL_NAME, port=0, workers=workers, resources={}
+        )
+        env = {item["name"]: item["value"] for item in container["env"]}
         env = dict(
             ctx.env,
-            PATH=_path(bin_dir, ctx.env),
+            **env,
             MODEL_DIR=str(ctx.mlflow_model),
-            MODEL_NAME=MODEL_NAME,
-            MAX_BATCH_SIZE="32",
-            MAX_BATCH_TIME="0.005",
+            PATH=_path(bin_dir, ctx.env),
+            PYTHONPATH=str(HERE.parent),  # the runtime venv has no mlops_iac of its own
         )
-        if workers > 1:  # prometheus_client's multiprocess mode: one view of every worker
-            metrics = ctx.tmp / f"prometheus-{workers}"
-            metrics.mkdir(exist_ok=True)
-            env["PROMETHEUS_MULTIPROC_DIR"] = str(metrics)
-        command = [
-            str(bin_dir / "python"), str(HERE / "serving_own.py"),
-            "--host", LOOPBACK, "--port", "{port}", "--workers", str(workers),
-        ]  # fmt: skip
+        command = [str(bin_dir / "python"), *container["command"][1:]]
+        for flag, value in (
+            ("--host", LOOPBACK),
+            ("--port", "{port}"),
+            ("--metrics-port", str(free_port())),
+        ):
+            command[command.index(flag) + 1] = value
         return command, env, f"/v2/models/{MODEL_NAME}/ready"
 
     return launch
@@ -230,21 +235,21 @@ def candidates(cpus: int) -> list[Candidate]:
     mlserver = runtime_image.REQUIREMENTS["mlserver"]
     kserve = VENVS / "kserve-requirements.txt"
     bentoml = VENVS / "bentoml-requirements.txt"
-    own = (
+    builtin = (
         "starlette, uvicorn, prometheus_client in the runtime venv: MLflow pyfunc, OIP v2, "
-        "adaptive batching (benchmarks/serving_own.py)"
+        "adaptive batching (mlops_iac.workloads.model_server)"
     )
-    own_settings = {
-        "max_batch_size": 32,
-        "max_batch_time_s": 0.005,
+    builtin_settings = {
+        "max_batch_size": BUILTIN_MAX_BATCH_SIZE,
+        "max_batch_time_s": BUILTIN_MAX_BATCH_TIME_S,
         "batching": "next predict takes what queued, waiting (<= max_batch_time) for as many "
         "as were in the server during the last one",
-        "metrics": "/metrics on the HTTP port",
+        "metrics": "separate port (--metrics-port)",
         "access_log": False,
     }
     return [
         Candidate(
-            "mlserver", "MLServer 1.7.1 MLflow runtime, adaptive batching (default)",
+            "mlserver", "MLServer 1.7.1 MLflow runtime, adaptive batching",
             ("mlserver",), mlserver, "mlserver", (OIP_V2,), _mlserver(True),
             {"parallel_workers": 0, "max_batch_size": 8, "max_batch_time_s": 0.002,
              "metrics": "separate port (MLSERVER_METRICS_PORT)"},
@@ -260,19 +265,19 @@ def candidates(cpus: int) -> list[Candidate]:
             _mlflow_serve, {"workers": cpus, "batching": "none", "metrics": "none"},
         ),
         Candidate(
-            "kserve_sklearn", "KServe 0.21.0 sklearn path (sklearnserver's SKLearnModel)",
-            ("kserve",), kserve, "kserve", (KSERVE_V1, OIP_V2), _kserve("sklearn", 1),
+            "kserve_sklearn", "KServe 0.21.0 kserve.Model predicting with the bare estimator",
+            ("kserve",), kserve, "kserve", (KSERVE_V1, OIP_V2), _kserve("estimator", 1),
             _kserve_settings(1),
         ),
         Candidate(
             "kserve_mlflow", "KServe 0.21.0 kserve.Model loading the MLflow pyfunc",
-            ("kserve",), kserve, "kserve", (KSERVE_V1, OIP_V2), _kserve("mlflow", 1),
+            ("kserve",), kserve, "kserve", (KSERVE_V1, OIP_V2), _kserve("pyfunc", 1),
             _kserve_settings(1),
         ),
         Candidate(
             f"kserve_mlflow_workers{cpus}",
             f"KServe 0.21.0 MLflow pyfunc, {cpus} workers (= cores)",
-            ("kserve",), kserve, "kserve", (OIP_V2,), _kserve("mlflow", cpus),
+            ("kserve",), kserve, "kserve", (OIP_V2,), _kserve("pyfunc", cpus),
             _kserve_settings(cpus),
         ),
         Candidate(
@@ -285,12 +290,13 @@ def candidates(cpus: int) -> list[Candidate]:
             ("bentoml",), bentoml, "bentoml", (BENTOML,), _bentoml(cpus), _bentoml_settings(cpus),
         ),
         Candidate(
-            "own", f"Our own, 1 worker: {own}", OWN_STACK, runtime_image.REQUIREMENTS["runtime"],
-            "runtime", (OIP_V2,), _own(1), {"workers": 1, **own_settings},
+            "builtin", f"builtin (default), 1 worker: {builtin}", BUILTIN_STACK,
+            runtime_image.REQUIREMENTS["runtime"], "runtime", (OIP_V2,), _builtin(1),
+            {"workers": 1, **builtin_settings},
         ),
         Candidate(
-            f"own_workers{cpus}", f"Our own, {cpus} workers (= cores): {own}", OWN_STACK,
-            runtime_image.REQUIREMENTS["runtime"], "runtime", (OIP_V2,), _own(cpus),
-            {"workers": cpus, **own_settings},
+            f"builtin_workers{cpus}", f"builtin, {cpus} workers (= cores): {builtin}",
+            BUILTIN_STACK, runtime_image.REQUIREMENTS["runtime"], "runtime", (OIP_V2,),
+            _builtin(cpus), {"workers": cpus, **builtin_settings},
         ),
     ]  # fmt: skip

@@ -13,7 +13,17 @@ from __future__ import annotations
 import importlib.util
 
 EXTRAS: dict[str, tuple[str, ...]] = {
-    "workloads": ("mlflow", "sklearn", "pandas", "pyarrow", "skops", "boto3", "prometheus_client"),
+    "workloads": (
+        "mlflow",
+        "sklearn",
+        "pandas",
+        "pyarrow",
+        "skops",
+        "boto3",
+        "prometheus_client",
+        "starlette",
+        "uvicorn",
+    ),
     "aws": ("pulumi_aws", "pulumi_docker_build"),
     "dev": ("cryptography",),
 }

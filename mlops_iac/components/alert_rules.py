@@ -1,8 +1,7 @@
 """The stack's alert rules as a PrometheusRule spec (pure; thresholds from the spec).
 
-Metric names are the ones the stack's parts export: MLServer's REST middleware
-(`rest_server_requests_total`, `rest_server_request_duration_seconds`, starlette_exporter
-in MLServer 1.7.1, labels method/path/status_code), kube-state-metrics
+Metric names are the ones the stack's parts export: the serving runtimes' request metrics
+(mlops_iac.components.serving_metrics, for every runtime the stack runs), kube-state-metrics
 (`kube_pod_container_status_restarts_total`, `kube_job_status_failed`), the drift monitor
 (`mlops_drift_max_score`, via the Pushgateway) and Prometheus' own `up`.
 """
@@ -11,9 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from mlops_iac.components.serving_metrics import error_ratio, latency_quantile
 from mlops_iac.spec import StackSpec
-
-INFER_PATHS = "/v2/models/.+/infer|/invocations"
 
 
 def _rule(name: str, expr: str, minutes: int, severity: str, summary: str) -> dict[str, Any]:
@@ -32,12 +30,10 @@ def alert_groups(spec: StackSpec) -> list[dict[str, Any]]:
     assert spec.monitoring is not None
     alerts, namespace = spec.monitoring.alerts, spec.namespace
     wait = alerts.for_minutes
-    served = f'namespace="{namespace}",path=~"{INFER_PATHS}"'
     serving = [
         _rule(
             "EndpointHighP99Latency",
-            "histogram_quantile(0.99, sum by (namespace, service, le) "
-            f"(rate(rest_server_request_duration_seconds_bucket{{{served}}}[5m]))) "
+            f"{latency_quantile(spec, 0.99, 'namespace, service')} "
             f"> {alerts.p99_latency_ms / 1000:g}",
             wait,
             "warning",
@@ -45,9 +41,7 @@ def alert_groups(spec: StackSpec) -> list[dict[str, Any]]:
         ),
         _rule(
             "EndpointHighErrorRate",
-            f"sum by (namespace, service) (rate(rest_server_requests_total{{{served},"
-            f'status_code=~"5.."}}[5m])) / sum by (namespace, service) '
-            f"(rate(rest_server_requests_total{{{served}}}[5m])) > {alerts.error_rate:g}",
+            f"{error_ratio(spec, 'namespace, service')} > {alerts.error_rate:g}",
             wait,
             "critical",
             f"more than {alerts.error_rate:.2%} of requests to {{{{ $labels.service }}}} fail",

@@ -6,7 +6,11 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from mlops_iac.components.alert_rules import INFER_PATHS
+from mlops_iac.components.serving_metrics import (
+    failures_by_version,
+    latency_quantile,
+    request_rate,
+)
 from mlops_iac.spec import StackSpec
 
 SIDECAR_LABEL = {"grafana_dashboard": "1"}
@@ -48,20 +52,13 @@ def _dashboard(uid: str, title: str, panels: list[dict[str, Any]]) -> str:
 
 def serving_dashboard(spec: StackSpec) -> str:
     """Requests/s, p50/p99 latency and errors per endpoint; failures per model version."""
-    served = f'namespace="{spec.namespace}",path=~"{INFER_PATHS}"'
-    rate = f"rate(rest_server_request_duration_seconds_bucket{{{served}}}[5m])"
     return _dashboard(
         f"{spec.name}-serving",
         f"{spec.name}: serving",
         [
             _panel(
                 "Requests per second",
-                [
-                    (
-                        f"sum by (service) (rate(rest_server_requests_total{{{served}}}[5m]))",
-                        "{{service}}",
-                    )
-                ],
+                [(request_rate(spec, "service"), "{{service}}")],
                 0,
                 0,
                 "reqps",
@@ -69,8 +66,8 @@ def serving_dashboard(spec: StackSpec) -> str:
             _panel(
                 "Latency p50 / p99",
                 [
-                    (f"histogram_quantile(0.5, sum by (service, le) ({rate}))", "p50 {{service}}"),
-                    (f"histogram_quantile(0.99, sum by (service, le) ({rate}))", "p99 {{service}}"),
+                    (latency_quantile(spec, 0.5, "service"), "p50 {{service}}"),
+                    (latency_quantile(spec, 0.99, "service"), "p99 {{service}}"),
                 ],
                 12,
                 0,
@@ -78,26 +75,14 @@ def serving_dashboard(spec: StackSpec) -> str:
             ),
             _panel(
                 "Errors per second (5xx)",
-                [
-                    (
-                        f"sum by (service) (rate(rest_server_requests_total{{{served},"
-                        f'status_code=~"5.."}}[5m]))',
-                        "{{service}}",
-                    )
-                ],
+                [(request_rate(spec, "service", errors=True), "{{service}}")],
                 0,
                 8,
                 "reqps",
             ),
             _panel(
                 "Failed inferences per model version",
-                [
-                    (
-                        f"sum by (model, version) (rate(model_infer_request_failure_total"
-                        f'{{namespace="{spec.namespace}"}}[5m]))',
-                        "{{model}} {{version}}",
-                    )
-                ],
+                [(failures_by_version(spec), "{{model}} {{model_version}}")],
                 12,
                 8,
                 "reqps",

@@ -14,7 +14,7 @@ from mlops_iac.components import dashboards, feast_config, monitoring_values
 from mlops_iac.components.alert_rules import alert_groups
 from mlops_iac.components.registry import ModelRegistry
 from mlops_iac.components.routes import external_url, httproute_spec, route_host
-from mlops_iac.components.serving_runtime import MLSERVER_METRICS_PORT
+from mlops_iac.components.serving_runtime import METRICS_PORT
 from mlops_iac.components.training import RETRAINER_SERVICE_ACCOUNT, TrainingCluster
 from mlops_iac.k8s import jobs, network, pods, resources
 from mlops_iac.platforms.base import Platform, with_bucket_names
@@ -328,7 +328,7 @@ class Monitoring(pulumi.ComponentResource):
 def metrics_ports(spec: StackSpec) -> list[int]:
     """Where the stack's pods serve /metrics: MLflow (on its own port), Feast's feature
     server, MLServer."""
-    return sorted({spec.registry.port, feast_config.METRICS_PORT, MLSERVER_METRICS_PORT})
+    return sorted({spec.registry.port, feast_config.METRICS_PORT, METRICS_PORT})
 
 
 def _scrape_policy(monitoring_namespace: str, ports: list[int]) -> dict[str, Any]:

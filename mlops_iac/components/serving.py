@@ -18,8 +18,9 @@ from mlops_iac.components.routes import (
 )
 from mlops_iac.components.serving_runtime import (
     INFERENCE_LOGGER_PORT,
-    MLSERVER_METRICS_PORT,
+    METRICS_PORT,
     MODEL_REVISION_ANNOTATION,
+    builtin_container,
     fetch_model_container,
     inference_logger_container,
     mlflow_serve_container,
@@ -35,6 +36,9 @@ ENDPOINT_LABEL = "mlops-iac.dev/endpoint"
 """Carried by the stable and the challenger pods of one endpoint."""
 FEATURE_SERVER_ENV = "FEATURE_SERVER_URL"
 """Set on the model server's container when the endpoint asks for the feature server."""
+METRICS_RUNTIMES = ("builtin", "mlserver")
+"""Runtimes whose pods serve Prometheus metrics (on METRICS_PORT); a `kserve` predictor runs
+the builtin server too, but KServe's Service has no metrics port."""
 KSERVE_PREDICTOR_PORT = 80
 """KServe's `<name>-predictor` Service port in Standard mode."""
 AWAIT_PODS_CREATED = {"pulumi.com/waitFor": "jsonpath={.status.updatedReplicas}"}
@@ -82,7 +86,8 @@ def mirror_filter(challenger: str, port: int) -> dict[str, Any]:
 
 
 class ServingEndpoint(pulumi.ComponentResource):
-    """One registry model served by MLServer (default) or `mlflow models serve`: Deployment
+    """One registry model served by the stack's own model server (default), MLServer or
+    `mlflow models serve` (or KServe, which then owns the Deployment): Deployment
     (zero-downtime rolling updates), Service, optional HorizontalPodAutoscaler,
     PodDisruptionBudget, NetworkPolicies, and an external route; with a canary, a challenger
     Deployment and Service and a weighted (or mirroring) HTTPRoute.
@@ -132,7 +137,7 @@ class ServingEndpoint(pulumi.ComponentResource):
                 self._child, pulumi.ResourceOptions(depends_on=self._log_bucket.ready)
             )
         self._monitored = endpoint.service_monitor or (
-            monitoring is not None and endpoint.runtime == "mlserver"
+            monitoring is not None and endpoint.runtime in METRICS_RUNTIMES
         )
         namespace = platform.namespace
         service = endpoint.name
@@ -263,10 +268,8 @@ class ServingEndpoint(pulumi.ComponentResource):
         endpoint = self._endpoint
         target = "logged" if self._log is not None else "http"
         ports = [{"name": "http", "port": endpoint.port, "targetPort": target}]
-        if endpoint.runtime == "mlserver":
-            ports.append(
-                {"name": "metrics", "port": MLSERVER_METRICS_PORT, "targetPort": "metrics"}
-            )
+        if endpoint.runtime in METRICS_RUNTIMES:
+            ports.append({"name": "metrics", "port": METRICS_PORT, "targetPort": "metrics"})
         k8s.core.v1.Service(
             f"{name}-service",
             metadata=metadata,
@@ -322,7 +325,7 @@ class ServingEndpoint(pulumi.ComponentResource):
         autoscaling: AutoscalingSpec | None,
     ) -> None:
         """KServe `Standard` mode: KServe makes the Deployment, the `<name>-predictor`
-        Service and the HPA from this; the pod is the same as the mlserver runtime's."""
+        Service and the HPA from this; the pod is the same as the builtin runtime's."""
         predictor: dict[str, Any] = {
             **pod_spec,
             "labels": template_metadata["labels"],
@@ -384,6 +387,20 @@ class ServingEndpoint(pulumi.ComponentResource):
                 "containers": [container],
                 "volumes": [pods.scratch_volume("tmp", "2Gi")],
             }
+        if endpoint.runtime == "mlserver":
+            server = mlserver_container(
+                image=image, model_name=endpoint.name, port=endpoint.port, resources=resources
+            )
+        else:
+            server = builtin_container(
+                image=image,
+                model_name=endpoint.name,
+                port=endpoint.port,
+                workers=endpoint.workers or defaults.serving_workers,
+                resources=resources,
+            )
+        if endpoint.runtime == "kserve":
+            server["name"] = "kserve-container"  # KServe looks for its predictor by this name
         return {
             "initContainers": [
                 fetch_model_container(
@@ -394,18 +411,7 @@ class ServingEndpoint(pulumi.ComponentResource):
                     hint=hint,
                 )
             ],
-            "containers": [
-                {
-                    **mlserver_container(
-                        image=image,
-                        model_name=endpoint.name,
-                        port=endpoint.port,
-                        resources=resources,
-                    ),
-                    # KServe looks for its predictor container by this name.
-                    **({"name": "kserve-container"} if endpoint.runtime == "kserve" else {}),
-                }
-            ],
+            "containers": [server],
             "volumes": [pods.scratch_volume("tmp", "1Gi"), pods.scratch_volume("models", "2Gi")],
         }
 

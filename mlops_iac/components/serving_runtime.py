@@ -58,16 +58,25 @@ def mlflow_serve_container(
     }
 
 
+MODELS_DIR = "/models"
+METRICS_PORT = 8082
+"""Prometheus metrics of the `builtin` and `mlserver` runtimes (the Service's `metrics`)."""
+
+MODEL_SERVER_MODULE = "mlops_iac.workloads.model_server"
+"""The `builtin` runtime's program (the default)."""
+BUILTIN_MAX_BATCH_SIZE = 32
+BUILTIN_MAX_BATCH_TIME_S = 0.005
+"""Adaptive batching of the `builtin` runtime: one predict at a time, each taking up to 32
+queued requests and waiting at most 5 ms for as many as the last one served; at concurrency 8
+it served 0.64 of the batched in-process floor (benchmarks/serving.py, docs/benchmarks.md)."""
+
 MLSERVER_BIN = "/opt/mlserver/bin/mlserver"
 """MLServer in the runtime image's own venv (it pins an old FastAPI)."""
-MODELS_DIR = "/models"
 MLSERVER_GRPC_PORT = 8081
-MLSERVER_METRICS_PORT = 8082
-MAX_BATCH_SIZE = 8
-MAX_BATCH_TIME_S = 0.002
-"""Adaptive batching: up to 8 concurrent requests answered by one predict call, waiting at
-most 2 ms. On this project's benchmark it took MLServer from 75 to ~400 requests/s at
-concurrency 8 (benchmarks/serving.py)."""
+MLSERVER_MAX_BATCH_SIZE = 8
+MLSERVER_MAX_BATCH_TIME_S = 0.002
+"""MLServer's adaptive batching: up to 8 concurrent requests answered by one predict call,
+waiting at most 2 ms (it took MLServer from 75 to ~400 requests/s at concurrency 8)."""
 
 
 MODEL_FETCH_MODULE = "mlops_iac.workloads.model_fetch"
@@ -136,16 +145,57 @@ def mlserver_env(model_name: str, port: int) -> dict[str, str]:
         "MLSERVER_MODEL_URI": f"{MODELS_DIR}/model",
         # 0: inference in the server process; extra processes only add IPC for small models.
         "MLSERVER_PARALLEL_WORKERS": "0",
-        "MLSERVER_MODEL_MAX_BATCH_SIZE": str(MAX_BATCH_SIZE),
-        "MLSERVER_MODEL_MAX_BATCH_TIME": str(MAX_BATCH_TIME_S),
+        "MLSERVER_MODEL_MAX_BATCH_SIZE": str(MLSERVER_MAX_BATCH_SIZE),
+        "MLSERVER_MODEL_MAX_BATCH_TIME": str(MLSERVER_MAX_BATCH_TIME_S),
         "MLSERVER_HOST": "0.0.0.0",
         "MLSERVER_HTTP_PORT": str(port),
         "MLSERVER_GRPC_PORT": str(MLSERVER_GRPC_PORT),
-        "MLSERVER_METRICS_PORT": str(MLSERVER_METRICS_PORT),
+        "MLSERVER_METRICS_PORT": str(METRICS_PORT),
         "MLSERVER_METRICS_DIR": "/tmp",
         "MLFLOW_ALLOW_PICKLE_DESERIALIZATION": "true",
         "HOME": "/tmp",
     }
+
+
+def builtin_env(model_name: str) -> dict[str, str]:
+    """The `builtin` server's settings for one MLflow model in `<MODELS_DIR>/model`."""
+    return {
+        "MODEL_DIR": f"{MODELS_DIR}/model",
+        "MODEL_NAME": model_name,
+        "MAX_BATCH_SIZE": str(BUILTIN_MAX_BATCH_SIZE),
+        "MAX_BATCH_TIME": str(BUILTIN_MAX_BATCH_TIME_S),
+        "MLFLOW_ALLOW_PICKLE_DESERIALIZATION": "true",
+        # MLflow 3.17's telemetry thread edits os.environ while other threads read it.
+        "MLFLOW_DISABLE_TELEMETRY": "true",
+        "HOME": "/tmp",
+    }
+
+
+def builtin_container(
+    *,
+    image: pulumi.Input[str],
+    model_name: str,
+    port: int,
+    workers: int,
+    resources: dict[str, Any],
+) -> dict[str, Any]:
+    """The stack's own model server (mlops_iac.workloads.model_server): Open Inference
+    Protocol v2 on `port`, Prometheus metrics on 8082, serving the model the init container
+    fetched."""
+    command = [
+        "python", "-m", MODEL_SERVER_MODULE,
+        "--host", "0.0.0.0",
+        "--port", str(port),
+        "--metrics-port", str(METRICS_PORT),
+        "--workers", str(workers),
+    ]  # fmt: skip
+    return _oip_container(
+        image=image,
+        command=command,
+        env=builtin_env(model_name),
+        ports=[{"name": "http", "containerPort": port}],
+        resources=resources,
+    )
 
 
 def mlserver_container(
@@ -153,16 +203,34 @@ def mlserver_container(
 ) -> dict[str, Any]:
     """MLServer's MLflow runtime (Open Inference Protocol v2 on `port`, gRPC on 8081,
     Prometheus metrics on 8082) serving the model the init container fetched."""
+    return _oip_container(
+        image=image,
+        command=[MLSERVER_BIN, "start", MODELS_DIR],
+        env=mlserver_env(model_name, port),
+        ports=[
+            {"name": "http", "containerPort": port},
+            {"name": "grpc", "containerPort": MLSERVER_GRPC_PORT},
+        ],
+        resources=resources,
+    )
+
+
+def _oip_container(
+    *,
+    image: pulumi.Input[str],
+    command: list[str],
+    env: dict[str, str],
+    ports: list[dict[str, Any]],
+    resources: dict[str, Any],
+) -> dict[str, Any]:
+    """A v2 (Open Inference Protocol) model server on the fetched model: its health
+    probes, the metrics port, the read-only models volume and a writable /tmp."""
     return {
         "name": "model-server",
         "image": image,
-        "command": [MLSERVER_BIN, "start", MODELS_DIR],
-        "env": [pods.env_value(k, v) for k, v in mlserver_env(model_name, port).items()],
-        "ports": [
-            {"name": "http", "containerPort": port},
-            {"name": "grpc", "containerPort": MLSERVER_GRPC_PORT},
-            {"name": "metrics", "containerPort": MLSERVER_METRICS_PORT},
-        ],
+        "command": command,
+        "env": [pods.env_value(k, v) for k, v in env.items()],
+        "ports": [*ports, {"name": "metrics", "containerPort": METRICS_PORT}],
         "resources": resources,
         "securityContext": pods.container_security_context(),
         "startupProbe": pods.http_probe("/v2/health/live", "http", period=5, failures=60),

@@ -61,7 +61,7 @@ class InferenceLogSpec(SpecModel):
 
     enabled: bool = Field(
         default=True,
-        description="Run the inference logger sidecar in every MLServer and `mlflow` endpoint.",
+        description="Run the inference logger sidecar in every endpoint not on KServe.",
     )
     sample_rate: float = Field(
         default=0.1, gt=0, le=1, description="Share of inference requests kept."

@@ -35,12 +35,14 @@ def registered_model_of(uri: str) -> str:
 ModelUri = Annotated[str, AfterValidator(_model_uri)]
 """`models:/NAME@ALIAS` or `models:/NAME/VERSION` in the stack's MLflow registry."""
 
-Runtime = Literal["mlserver", "mlflow", "kserve"]
-"""Serving runtimes, both in the stack's runtime image. `mlserver` (default): MLServer 1.7.1's
-MLflow runtime with adaptive batching, Open Inference Protocol v2 (`/v2/health/ready`,
-`/v2/models/<endpoint>/infer`); about 9x the requests/s of `mlflow models serve` at
-concurrency 8 on benchmarks/serving.py. `mlflow`: `mlflow models serve` (`/health`,
-`/invocations`), MLflow's own scoring server. `kserve`: the same MLServer pod as an
+Runtime = Literal["builtin", "mlserver", "mlflow", "kserve"]
+"""Serving runtimes, all in the stack's runtime image. `builtin` (default): the stack's own
+model server (mlops_iac.workloads.model_server: the MLflow pyfunc over the Open Inference
+Protocol v2, `/v2/health/ready` and `/v2/models/<endpoint>/infer`, adaptive batching,
+Prometheus metrics), the fastest maintained runtime on benchmarks/serving.py (2.4x MLServer's
+requests/s at concurrency 8). `mlserver`: MLServer 1.7.1's MLflow runtime, same protocol
+(MLServer has had no release since June 2025). `mlflow`: `mlflow models serve` (`/health`,
+`/invocations`), MLflow's own scoring server. `kserve`: the builtin server's pod as an
 InferenceService in KServe's `Standard` deployment mode (no Knative); KServe then owns the
 Deployment, Service (`<name>-predictor`, port 80) and autoscaler. Needs KServe installed."""
 
@@ -84,19 +86,19 @@ class EndpointSpec(SpecModel):
     """One inference endpoint."""
 
     @model_validator(mode="after")
-    def _metrics_need_mlserver(self) -> EndpointSpec:
-        if self.service_monitor and self.runtime != "mlserver":
+    def _metrics_need_a_metrics_runtime(self) -> EndpointSpec:
+        if self.service_monitor and self.runtime not in ("builtin", "mlserver"):
             raise ValueError(
-                "service_monitor needs runtime 'mlserver' (`mlflow models serve` exposes "
-                "no Prometheus metrics; KServe's predictor Service has no metrics port)"
+                "service_monitor needs runtime 'builtin' or 'mlserver' (`mlflow models serve` "
+                "exposes no Prometheus metrics; KServe's predictor Service has no metrics port)"
             )
         return self
 
     name: ShortName = Field(description="Endpoint name: Service, Deployment and route name.")
     model: ModelUri = Field(description="The model to serve, e.g. `models:/churn@champion`.")
     runtime: Runtime = Field(
-        default="mlserver",
-        description="Serving runtime: `mlserver` (default), `mlflow` or `kserve`.",
+        default="builtin",
+        description="Serving runtime: `builtin` (default), `mlserver`, `mlflow` or `kserve`.",
     )
     image: ImageRef | None = Field(
         default=None,
@@ -125,7 +127,8 @@ class EndpointSpec(SpecModel):
     service_monitor: bool = Field(
         default=False,
         description="Create a Prometheus Operator ServiceMonitor for the runtime's metrics "
-        "(MLServer's port 8082); needs the monitoring.coreos.com CRDs in the cluster.",
+        "(port 8082 of `builtin` and `mlserver`); needs the monitoring.coreos.com CRDs in the "
+        "cluster.",
     )
     feature_server: bool = Field(
         default=False,

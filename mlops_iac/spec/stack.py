@@ -201,7 +201,7 @@ class StackSpec(SpecModel):
             if endpoint.runtime == "kserve":
                 raise ValueError(
                     f"{where}: endpoint {monitor.endpoint!r} runs on KServe, whose traffic the "
-                    "inference logger does not see; use runtime 'mlserver' or 'mlflow'"
+                    "inference logger does not see; use runtime 'builtin', 'mlserver' or 'mlflow'"
                 )
             if self.monitoring and not self.monitoring.inference_log.enabled:
                 raise ValueError(f"{where} reads inference logs: enable monitoring.inference_log")

@@ -1,4 +1,4 @@
-"""Code that runs inside the stack's containers (trainer, drift monitor).
+"""Code that runs inside the stack's containers (trainer, drift monitor, model server).
 
 Most of these modules import MLflow, scikit-learn and pandas (the `workloads` extra), and
 nothing in the infrastructure layers imports those. `exit_codes` and `estimators` are the

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import json
 import logging
 import os
 import re
@@ -56,6 +57,8 @@ INTERNAL_ERROR) and for 5xx/429 answers: retried until `--unreachable-seconds`."
 REQUEST_TIMEOUT_SECONDS = 15
 """Per registry request while polling (MLflow's default is 120 s)."""
 DEFAULT_HINT = "register a version of it in the registry"
+REGISTERED_MODEL_FILE = "registered-model.json"
+"""Written into the downloaded model's folder: its registered name, version and URI."""
 
 
 @dataclass(frozen=True)
@@ -218,7 +221,8 @@ def _one_attempt_per_poll() -> Iterator[None]:
 
 def download(ref: ModelRef, version: str, dst: Path) -> None:
     """Version `version` of the model into `dst` (replaced): downloaded beside it first, so a
-    restarted container never serves a partial download."""
+    restarted container never serves a partial download. `dst/registered-model.json` records
+    which registered version it is (the builtin model server labels its metrics with it)."""
     import mlflow.artifacts
     from mlflow.exceptions import MlflowException
 
@@ -231,6 +235,8 @@ def download(ref: ModelRef, version: str, dst: Path) -> None:
             )
         except MlflowException as error:
             raise FetchError(f"downloading version {version}: {error}") from error
+        record = {"name": ref.name, "version": version, "uri": ref.uri}
+        (partial / REGISTERED_MODEL_FILE).write_text(json.dumps(record) + "\n")
         if dst.exists():
             shutil.rmtree(dst)
         partial.rename(dst)

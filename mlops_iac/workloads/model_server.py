@@ -1,23 +1,30 @@
-"""A thin model server of our own, the benchmark's `own` candidate: one MLflow pyfunc over the
-Open Inference Protocol v2 (REST), adaptive batching, Prometheus metrics, on Starlette and
-uvicorn. It needs nothing the runtime image's /opt/runtime venv does not already pin
-(mlflow, starlette, uvicorn, prometheus_client, pandas, numpy), so benchmarks/serving.py runs
-it there:
+"""The stack's model server (runtime `builtin`, the default): one MLflow pyfunc over the Open
+Inference Protocol v2 (REST), with adaptive batching and Prometheus metrics, on Starlette and
+uvicorn. It needs nothing the runtime image's /opt/runtime venv does not already pin (mlflow,
+starlette, uvicorn, prometheus_client, pandas, numpy). benchmarks/serving.py chose it.
 
-    MODEL_DIR=/models/model MODEL_NAME=bench python serving_own.py --port 8080 [--workers 1] \
-        [--max-batch-size 32] [--max-batch-time 0.005]
+    MODEL_DIR=/models/model MODEL_NAME=churn python -m mlops_iac.workloads.model_server \
+        [--host 0.0.0.0] [--port 8080] [--metrics-port 8082] [--workers 1]
+
+Settings in env: MODEL_DIR (the model as the fetch-model init container downloaded it),
+MODEL_NAME (the endpoint's name, in the URL paths), MAX_BATCH_SIZE (32) and MAX_BATCH_TIME
+(0.005 s). The registered model version, from the `registered-model.json` the init container
+writes beside the model's files, labels every metric (`model_version`) and is the model's
+`versions` in its v2 metadata.
 
 Batching: one predict at a time per worker. The next batch takes every request queued (up to
-`--max-batch-size`), and waits, at most `--max-batch-time` seconds, for as many as were in the
-server at once during the last batch (the load's concurrency): at concurrency 1 nothing
-waits; at concurrency 8 the clients the last predict answered are back within a millisecond
-or two and all 8 share the next one (taking only those queued meanwhile splits them into two
-alternating halves).
+MAX_BATCH_SIZE), and waits, at most MAX_BATCH_TIME seconds, for as many as were in the server
+at once during the last batch (the load's concurrency): at concurrency 1 nothing waits; at
+concurrency 8 the clients the last predict answered are back within a millisecond or two and
+all 8 share the next one (taking only those queued meanwhile splits them into two alternating
+halves).
 
 Routes: POST /v2/models/NAME/infer (also /versions/V/infer); GET /v2, /v2/health/live,
-/v2/health/ready, /v2/models/NAME, /v2/models/NAME/ready and /metrics. Inputs: one per
-column (shape [n]), or one [n, k] input with the signature's k columns in order;
-`parameters.content_type` is accepted and ignored. Output: `predict`, one value per row.
+/v2/health/ready, /v2/models/NAME and /v2/models/NAME/ready. Inputs: one per column (shape
+[n]), or one [n, k] input with the signature's k columns in order; `parameters.content_type`
+is accepted and ignored. Output: `predict`, one value per row. Metrics are on their own port
+(`--metrics-port`), so a route to the model never exposes them; with several workers, one
+view of all (prometheus_client's multiprocess mode, in a folder under /tmp).
 """
 
 from __future__ import annotations
@@ -27,24 +34,21 @@ import asyncio
 import functools
 import json
 import os
+import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
-from prometheus_client import (
-    CONTENT_TYPE_LATEST,
-    REGISTRY,
-    CollectorRegistry,
-    Counter,
-    Histogram,
-    generate_latest,
-)
+from prometheus_client import CollectorRegistry, Counter, Histogram, start_http_server
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
+
+from mlops_iac.workloads.model_fetch import REGISTERED_MODEL_FILE
 
 DATATYPES = {
     "FP64": np.float64, "FP32": np.float32, "FP16": np.float16,
@@ -62,6 +66,8 @@ LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2
 
 @dataclass(frozen=True)
 class Metrics:
+    """The server's Prometheus metrics, each labelled `model` and `model_version`."""
+
     requests: Counter
     request_seconds: Histogram
     predict_seconds: Histogram
@@ -70,28 +76,31 @@ class Metrics:
 
 @functools.cache
 def metrics() -> Metrics:
-    """Registered once per process, on first use (not at import: `python serving_own.py`
-    imports this file twice, as __main__ and as the app's module)."""
+    """Registered once per process, on first use (not at import: `python -m` imports this
+    file twice, as __main__ and as the app's module)."""
+    labels = ["model", "model_version"]
     return Metrics(
         Counter(
-            "inference_requests", "Inference requests answered, by HTTP status", ["model", "code"]
+            "inference_requests",
+            "Inference requests answered, by HTTP status",
+            [*labels, "code"],
         ),
         Histogram(
             "inference_request_duration_seconds",
             "Time from a request's arrival to its answer (queueing, batching, predict, encoding)",
-            ["model"],
+            labels,
             buckets=LATENCY_BUCKETS,
         ),
         Histogram(
             "inference_predict_duration_seconds",
             "Time of one batched pyfunc predict",
-            ["model"],
+            labels,
             buckets=LATENCY_BUCKETS,
         ),
         Histogram(
             "inference_batch_requests",
             "Requests answered by one predict",
-            ["model"],
+            labels,
             buckets=(1, 2, 4, 8, 16, 32, 64, 128),
         ),
     )
@@ -130,6 +139,7 @@ def decode(body: bytes, columns: list[str]) -> tuple[dict[str, np.ndarray], int]
 
 
 def datatype(values: np.ndarray) -> str:
+    """The v2 datatype of a result array."""
     for name, dtype in DATATYPES.items():
         if values.dtype == dtype:
             return name
@@ -138,6 +148,8 @@ def datatype(values: np.ndarray) -> str:
 
 @dataclass
 class Job:
+    """One request's rows, waiting for its share of a batched predict."""
+
     arrays: dict[str, np.ndarray]
     rows: int
     future: asyncio.Future[np.ndarray]
@@ -148,7 +160,8 @@ class Batcher:
     """Joins concurrent requests into one predict (see the module docstring)."""
 
     model: Any
-    name: str
+    labels: tuple[str, str]
+    """(model, model_version) for the metrics."""
     columns: list[str]
     max_batch_size: int
     max_batch_time: float
@@ -198,14 +211,14 @@ class Batcher:
         )
         started = time.perf_counter()
         result = np.asarray(self.model.predict(frame))
-        metrics().predict_seconds.labels(self.name).observe(time.perf_counter() - started)
+        metrics().predict_seconds.labels(*self.labels).observe(time.perf_counter() - started)
         return result.reshape(len(frame), -1) if result.ndim > 1 else result
 
     async def run(self) -> None:
         loop = asyncio.get_running_loop()
         while True:
             batch = await self.next_batch()
-            metrics().batch_requests.labels(self.name).observe(len(batch))
+            metrics().batch_requests.labels(*self.labels).observe(len(batch))
             try:
                 result = await loop.run_in_executor(self.pool, self.call, batch)
             except Exception as error:
@@ -220,6 +233,15 @@ class Batcher:
                 start += job.rows
 
 
+def registered_version(model_dir: str) -> str:
+    """The registry version of the model in `model_dir`, or "" if nobody recorded it."""
+    try:
+        recorded = json.loads((Path(model_dir) / REGISTERED_MODEL_FILE).read_text())
+    except (OSError, ValueError):
+        return ""
+    return str(recorded.get("version", "")) if isinstance(recorded, dict) else ""
+
+
 def create_app() -> Starlette:
     """The app for MODEL_DIR's pyfunc, served as MODEL_NAME; batching from MAX_BATCH_SIZE
     and MAX_BATCH_TIME (s)."""
@@ -227,19 +249,21 @@ def create_app() -> Starlette:
     from mlflow.exceptions import MlflowException
 
     name = os.environ.get("MODEL_NAME", "model")
-    model = mlflow.pyfunc.load_model(os.environ.get("MODEL_DIR", "/models/model"))
+    model_dir = os.environ.get("MODEL_DIR", "/models/model")
+    model = mlflow.pyfunc.load_model(model_dir)
+    version = registered_version(model_dir)
     schema = model.metadata.get_input_schema()
     columns = schema.input_names()
     batcher = Batcher(
         model,
-        name,
+        (name, version),
         columns,
         int(os.environ.get("MAX_BATCH_SIZE", "32")),
         float(os.environ.get("MAX_BATCH_TIME", "0.005")),
     )
     metadata = {
         "name": name,
-        "versions": [],
+        "versions": [version] if version else [],
         "platform": "mlflow",
         "inputs": [
             {
@@ -252,12 +276,6 @@ def create_app() -> Starlette:
         "outputs": [{"name": "predict", "datatype": "FP64", "shape": [-1]}],
     }
     metrics()
-    registry = REGISTRY
-    if "PROMETHEUS_MULTIPROC_DIR" in os.environ:  # several workers: one view of all
-        from prometheus_client import multiprocess
-
-        registry = CollectorRegistry()
-        multiprocess.MultiProcessCollector(registry)
 
     def known(request: Request) -> None:
         if request.path_params["model"] != name:
@@ -292,8 +310,8 @@ def create_app() -> Starlette:
         except Exception as error:  # the model's: a schema mismatch is the caller's fault
             code = 400 if isinstance(error, MlflowException) else 500
             answer = JSONResponse({"error": f"{type(error).__name__}: {error}"}, code)
-        metrics().requests.labels(name, str(code)).inc()
-        metrics().request_seconds.labels(name).observe(time.perf_counter() - started)
+        metrics().requests.labels(name, version, str(code)).inc()
+        metrics().request_seconds.labels(name, version).observe(time.perf_counter() - started)
         return answer
 
     async def model_metadata(request: Request) -> Response:
@@ -311,9 +329,6 @@ def create_app() -> Starlette:
     async def server_metadata(request: Request) -> Response:
         return JSONResponse({"name": "mlops-iac-serving", "version": "0", "extensions": []})
 
-    async def exposition(request: Request) -> Response:
-        return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
-
     return Starlette(
         routes=[
             Route("/v2/models/{model}/infer", infer, methods=["POST"]),
@@ -323,7 +338,6 @@ def create_app() -> Starlette:
             Route("/v2/health/live", ok),
             Route("/v2/health/ready", ok),
             Route("/v2", server_metadata),
-            Route("/metrics", exposition),
         ]
     )
 
@@ -348,26 +362,38 @@ def tcp_nodelay_for_workers() -> None:
     Config.bind_socket = bind_socket  # type: ignore[method-assign]
 
 
-def main() -> None:
+def serve_metrics(host: str, port: int, workers: int) -> None:
+    """Prometheus metrics on `port`, from this process (one worker) or, with several, every
+    worker's through prometheus_client's multiprocess mode. Call before the workers start:
+    they read PROMETHEUS_MULTIPROC_DIR when they import prometheus_client."""
+    if workers == 1:
+        start_http_server(port, host)
+        return
+    if "PROMETHEUS_MULTIPROC_DIR" not in os.environ:
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="prometheus-")
+    from prometheus_client import multiprocess
+
+    registry = CollectorRegistry()
+    multiprocess.MultiProcessCollector(registry)
+    start_http_server(port, host, registry)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Serve MODEL_DIR's model until SIGTERM (then finish what is in flight, up to 30 s)."""
     import uvicorn
 
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--host", default="0.0.0.0")
     parser.add_argument("--port", type=int, default=8080)
+    parser.add_argument("--metrics-port", type=int, default=8082)
     parser.add_argument("--workers", type=int, default=1)
-    parser.add_argument("--max-batch-size", type=int)
-    parser.add_argument("--max-batch-time", type=float, help="seconds")
-    args = parser.parse_args()
-    if args.max_batch_size is not None:
-        os.environ["MAX_BATCH_SIZE"] = str(args.max_batch_size)
-    if args.max_batch_time is not None:
-        os.environ["MAX_BATCH_TIME"] = str(args.max_batch_time)
+    args = parser.parse_args(argv)
     if args.workers > 1:
         tcp_nodelay_for_workers()
+    serve_metrics(args.host, args.metrics_port, args.workers)
     uvicorn.run(
-        "serving_own:create_app",
+        "mlops_iac.workloads.model_server:create_app",
         factory=True,
-        app_dir=os.path.dirname(os.path.abspath(__file__)),
         host=args.host,
         port=args.port,
         workers=args.workers,

@@ -194,7 +194,8 @@ def test_changing_one_value_changes_only_what_it_should(control_plane, applied):
 
 
 def test_a_stack_with_serving_endpoints_and_a_canary_comes_up(control_plane):
-    """Endpoints (MLServer with its init container, a canary, an HPA) on the real API server."""
+    """Endpoints (the builtin server with its init container, a canary, an HPA) on the real
+    API server."""
     from mlops_iac import MLOpsStack, StackSpec
 
     spec = StackSpec.load(

@@ -129,9 +129,9 @@ def test_alert_rules_carry_the_thresholds_of_the_spec(stack):
         "ModelRegistryDown", "TrainingJobFailed", "FeatureDrift",
     }  # fmt: skip
     assert rules["EndpointHighP99Latency"]["expr"].endswith("> 0.25")
-    assert "rest_server_request_duration_seconds_bucket" in rules["EndpointHighP99Latency"]["expr"]
+    assert "inference_request_duration_seconds_bucket" in rules["EndpointHighP99Latency"]["expr"]
     assert rules["EndpointHighErrorRate"]["expr"].endswith("> 0.01")
-    assert 'status_code=~"5.."' in rules["EndpointHighErrorRate"]["expr"]
+    assert 'code=~"5.."' in rules["EndpointHighErrorRate"]["expr"]
     assert rules["FeatureDrift"]["expr"] == 'mlops_drift_max_score{endpoint="churn"} > 0.2'
     assert (
         rules["TrainingJobFailed"]["expr"]

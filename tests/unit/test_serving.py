@@ -77,7 +77,9 @@ def env_of(container: dict[str, Any]) -> dict[str, str]:
     return {item["name"]: item["value"] for item in container["env"]}
 
 
-def test_mlserver_serves_the_model_an_init_container_fetched_from_the_registry(churn):
+def test_the_builtin_server_serves_the_model_an_init_container_fetched_from_the_registry(
+    churn,
+):
     spec = pod_spec(churn, "churn")
     (fetch,) = spec["initContainers"]
     (server,) = spec["containers"]
@@ -89,16 +91,15 @@ def test_mlserver_serves_the_model_an_init_container_fetched_from_the_registry(c
     ]  # fmt: skip
     assert env_of(fetch)["MLFLOW_TRACKING_URI"] == "http://mlflow.mlops.svc.cluster.local:5000"
     assert server["image"] == fetch["image"] == versions.RUNTIME_IMAGE
-    assert server["command"] == ["/opt/mlserver/bin/mlserver", "start", "/models"]
+    assert server["command"] == [
+        "python", "-m", "mlops_iac.workloads.model_server",
+        "--host", "0.0.0.0", "--port", "8080", "--metrics-port", "8082", "--workers", "1",
+    ]  # fmt: skip
     env = env_of(server)
-    assert env["MLSERVER_MODEL_NAME"] == "churn"
-    assert env["MLSERVER_MODEL_URI"] == "/models/model"
-    assert env["MLSERVER_MODEL_IMPLEMENTATION"] == "mlserver_mlflow.MLflowRuntime"
-    assert (env["MLSERVER_MODEL_MAX_BATCH_SIZE"], env["MLSERVER_MODEL_MAX_BATCH_TIME"]) == (
-        "8",
-        "0.002",
-    )
-    assert env["MLSERVER_HTTP_PORT"] == "8080"
+    assert (env["MODEL_NAME"], env["MODEL_DIR"]) == ("churn", "/models/model")
+    assert (env["MAX_BATCH_SIZE"], env["MAX_BATCH_TIME"]) == ("32", "0.005")
+    assert {"name": "metrics", "containerPort": 8082} in server["ports"]
+    assert {"name": "models", "mountPath": "/models", "readOnly": True} in server["volumeMounts"]
     challenger = pod_spec(churn, "churn-challenger")["initContainers"][0]
     assert model_uri_of(challenger) == "models:/churn@challenger"
 
@@ -164,7 +165,7 @@ def test_up_waits_for_endpoint_pods_to_exist_not_to_be_ready_and_only_there(chur
         assert WAIT_FOR not in template.get("annotations", {})
 
 
-def test_mlserver_probes_use_the_v2_health_paths_and_pods_are_restricted(churn):
+def test_the_builtin_probes_use_the_v2_health_paths_and_pods_are_restricted(churn):
     spec = pod_spec(churn, "churn")
     (container,) = spec["containers"]
 
@@ -275,8 +276,29 @@ def test_endpoints_talk_only_to_the_registry_and_take_calls_from_the_namespace(c
     assert {"kubernetes.io/metadata.name": "envoy-gateway-system"} in peers
 
 
-def test_a_service_monitor_scrapes_mlserver_metrics(make_spec, synth_stack):
-    result = serving_stack(make_spec, synth_stack, {**CHURN, "service_monitor": True})
+def test_mlserver_stays_a_runtime_choice_with_its_batching(make_spec, synth_stack):
+    result = serving_stack(make_spec, synth_stack, {**CHURN, "runtime": "mlserver"})
+    (server,) = pod_spec(result, "churn")["containers"]
+
+    assert server["command"] == ["/opt/mlserver/bin/mlserver", "start", "/models"]
+    env = env_of(server)
+    assert env["MLSERVER_MODEL_NAME"] == "churn"
+    assert env["MLSERVER_MODEL_URI"] == "/models/model"
+    assert env["MLSERVER_MODEL_IMPLEMENTATION"] == "mlserver_mlflow.MLflowRuntime"
+    assert (env["MLSERVER_MODEL_MAX_BATCH_SIZE"], env["MLSERVER_MODEL_MAX_BATCH_TIME"]) == (
+        "8",
+        "0.002",
+    )
+    assert env["MLSERVER_HTTP_PORT"] == "8080"
+    assert server["readinessProbe"]["httpGet"]["path"] == "/v2/health/ready"
+    assert {"name": "metrics", "containerPort": 8082} in server["ports"]
+
+
+@pytest.mark.parametrize("runtime", ["builtin", "mlserver"])
+def test_a_service_monitor_scrapes_the_runtime_metrics(make_spec, synth_stack, runtime):
+    result = serving_stack(
+        make_spec, synth_stack, {**CHURN, "service_monitor": True, "runtime": runtime}
+    )
     monitor = result.manifest("ServiceMonitor", "churn")
     service = result.manifest("Service", "churn")
 
@@ -323,7 +345,7 @@ def test_every_serving_child_is_parented_to_its_endpoint(churn):
         ([CHURN], {"registry": {"enabled": False}}, "mlops", "enable `registry`"),
         ([{**CHURN, "runtime": "torchserve"}], {}, "serving[0].runtime", "'mlflow'"),
         ([{**CHURN, "runtime": "mlflow", "service_monitor": True}], {}, "serving[0]",
-         "service_monitor needs runtime 'mlserver'"),
+         "service_monitor needs runtime 'builtin' or 'mlserver'"),
         ([{**CHURN, "runtime": "kserve"}], {}, "mlops",
          "endpoints churn with runtime 'kserve': that needs the kserve API and nothing "
          "installs it; add 'kserve' to target.preinstalled"),
@@ -393,6 +415,9 @@ def test_the_kserve_runtime_is_an_inference_service_in_standard_mode(
     assert (predictor["minReplicas"], predictor["maxReplicas"]) == (2, 10)
     assert (predictor["scaleMetric"], predictor["scaleTarget"]) == ("cpu", 70)
     assert predictor["containers"][0]["name"] == "kserve-container"
+    assert predictor["containers"][0]["command"][:3] == [
+        "python", "-m", "mlops_iac.workloads.model_server"
+    ]  # fmt: skip
     (fetch,) = predictor["initContainers"]
     assert fetch["command"][:5] == [
         "python", "-m", "mlops_iac.workloads.model_fetch", "--model-uri", "models:/churn@champion"

@@ -3,8 +3,8 @@
 The commands, arguments and environment come from the manifest `synth` produces; only
 in-cluster host names and ports are rewritten to 127.0.0.1, and the image's paths (`/models`,
 `/opt/mlserver/bin`) to local ones. The model comes from a real MLflow server, registered by
-the real trainer. Both runtimes are checked: MLServer (the default, in its own venv) and
-`mlflow models serve`.
+the real trainer. Every runtime is checked: the builtin server (the default), MLServer (in its
+own venv) and `mlflow models serve`.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import urllib.error
 import urllib.request
 import uuid
 from pathlib import Path
@@ -65,19 +66,26 @@ def mlserver_bin() -> Path:
         pytest.skip(f"cannot install MLServer here: {error}")
 
 
-def synthesized_pod(model_name: str, runtime: str) -> dict[str, Any]:
-    from mlops_iac import MLOpsStack, StackSpec
-    from mlops_iac.testing import synth
+def synthesized_spec(model_name: str, runtime: str, **extra: Any) -> Any:
+    from mlops_iac import StackSpec
 
-    spec = StackSpec.load(
+    return StackSpec.load(
         {
             "name": "demo",
             "target": {"kind": "kind", "cluster": "mlops"},
             "serving": [
                 {"name": "churn", "model": f"models:/{model_name}@champion", "runtime": runtime}
             ],
+            **extra,
         }
     )
+
+
+def synthesized_pod(model_name: str, runtime: str) -> dict[str, Any]:
+    from mlops_iac import MLOpsStack
+    from mlops_iac.testing import synth
+
+    spec = synthesized_spec(model_name, runtime)
     result = synth(lambda: MLOpsStack("demo", spec), stack="demo")
     pod: dict[str, Any] = result.manifest("Deployment", "churn")["spec"]["template"]["spec"]
     return pod
@@ -193,3 +201,101 @@ def test_mlserver_runtime_answers_like_the_model(
 
     assert answer["model_name"] == "churn"
     assert answer["outputs"][0]["data"] == expected
+
+
+def served_metrics(url: str) -> dict[str, list[tuple[dict[str, str], float]]]:
+    """The Prometheus exposition at `url`, as samples per metric name."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    with urllib.request.urlopen(url, timeout=10) as response:
+        text = response.read().decode()
+    samples: dict[str, list[tuple[dict[str, str], float]]] = {}
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            samples.setdefault(sample.name, []).append((sample.labels, sample.value))
+    return samples
+
+
+def post(url: str, body: bytes) -> tuple[int, Any]:
+    request = urllib.request.Request(url, data=body, headers={"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read())
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_builtin_runtime_answers_like_the_model_and_counts_by_version(
+    mlflow_server, champion, rows_and_expected, tmp_path, workers
+):
+    from mlflow import MlflowClient
+
+    from mlops_iac.components import serving_metrics
+    from mlops_iac.components.alert_rules import alert_groups
+
+    rows, expected = rows_and_expected
+    version = MlflowClient(mlflow_server.url).get_model_version_by_alias(champion, "champion")
+    pod = synthesized_pod(champion, "builtin")
+    (fetch,) = pod["initContainers"]
+    (server,) = pod["containers"]
+    models = tmp_path / "models"
+    fetch_command = [part.replace("/models", str(models)) for part in fetch["command"]]
+    subprocess.run(
+        fetch_command, env=venv_environ(**local_env(fetch, mlflow_server.url)), check=True,
+        timeout=120,
+    )  # fmt: skip
+    recorded = json.loads((models / "model" / "registered-model.json").read_text())
+    assert recorded == {
+        "name": champion, "version": version.version, "uri": f"models:/{champion}@champion"
+    }  # fmt: skip
+    port, metrics_port = free_port(), free_port()
+    command = list(server["command"])
+    assert command[command.index("--workers") + 1] == "1"
+    settings = {"--host": LOOPBACK, "--port": port, "--metrics-port": metrics_port}
+    for flag, value in {**settings, "--workers": workers}.items():
+        command[command.index(flag) + 1] = str(value)
+    env = local_env(server, mlflow_server.url, MODEL_DIR=str(models / "model"))
+    inputs = [
+        {"name": str(c), "shape": [len(rows)], "datatype": "FP64", "data": rows[c].tolist()}
+        for c in rows.columns
+    ]
+    base = f"http://{LOOPBACK}:{port}"
+    with (tmp_path / "server.log").open("wb") as out:
+        process = subprocess.Popen(
+            command, env=venv_environ(**env), stdout=out, stderr=subprocess.STDOUT,
+            process_group=0,
+        )  # fmt: skip
+        try:
+            wait_for_http(f"{base}/v2/health/ready", timeout=180, process=process)
+            good = post(f"{base}/v2/models/churn/infer", json.dumps({"inputs": inputs}).encode())
+            short = post(
+                f"{base}/v2/models/churn/infer", json.dumps({"inputs": inputs[1:]}).encode()
+            )
+            with urllib.request.urlopen(f"{base}/v2/models/churn", timeout=10) as response:
+                metadata = json.loads(response.read())
+            exported = served_metrics(f"http://{LOOPBACK}:{metrics_port}/metrics")
+        finally:
+            stop_process_group(process)
+
+    status, answer = good
+    assert status == 200
+    assert answer["model_name"] == "churn"
+    assert answer["outputs"][0]["data"] == expected
+    assert short[0] == 400 and "missing inputs" in short[1]["error"]
+    assert metadata["versions"] == [version.version]
+    counted = {
+        labels["code"]: value
+        for labels, value in exported["inference_requests_total"]
+        if labels["model"] == "churn" and labels["model_version"] == version.version
+    }
+    assert counted == {"200": 1.0, "400": 1.0}
+    # Every series the serving alerts query for this runtime is one the server exports.
+    spec = synthesized_spec(champion, "builtin", monitoring={})
+    queried = " ".join(
+        rule["expr"] for group in alert_groups(spec) for rule in group["rules"]
+        if group["name"] == "mlops-serving"
+    )  # fmt: skip
+    for name in (serving_metrics.BUILTIN.requests, serving_metrics.BUILTIN.duration_bucket):
+        assert name in queried
+        assert name in exported, f"the alert rules query {name}, which the server lacks"
