@@ -253,7 +253,16 @@ def main() -> None:
         "--only", default="", help="comma-separated candidate names (default: every one)"
     )
     parser.add_argument("--offline", action="store_true", help="skip PyPI release dates")
+    parser.add_argument(
+        "--table",
+        type=Path,
+        metavar="REPORT",
+        help="print docs/benchmarks.md's Serving table from a report this printed, and stop",
+    )
     args = parser.parse_args()
+    if args.table is not None:
+        print(markdown_table(json.loads(args.table.read_text())))
+        return
     # MLflow 3.17's telemetry thread sets and pops os.environ while requests iterates it
     # (KeyError '_MLFLOW_TELEMETRY_SESSION_ID' mid-training); off here and in every server.
     os.environ["MLFLOW_DISABLE_TELEMETRY"] = "true"
@@ -338,6 +347,40 @@ def main() -> None:
     report |= verdict(report)
     sys.stdout.flush()
     print(json.dumps(report, indent=2))
+
+
+def markdown_table(report: dict[str, Any]) -> str:
+    """The report as one Markdown table: the floor, then each candidate row, every load's
+    requests/s, p50/p99 and memory at KEY_LOAD, and the ratio to the floor; the winner bold."""
+    loads = [key(c, r) for c, r in LOADS]
+    heads = [f"c{c}, {r} row{'s' if r > 1 else ''}" for c, r in LOADS]
+    lines = [
+        "| server | " + " | ".join(heads) + f" | p50 / p99 at {KEY_LOAD} (ms) | memory, MB: "
+        "RSS (PSS) | ratio to floor at " + KEY_LOAD + " |",
+        "| --- " * (len(heads) + 4) + "|",
+    ]
+    floor_row = report["floor"]["pyfunc"]
+    lines.append(
+        "| floor: pyfunc `predict` in process, per core | "
+        + " | ".join(f"{floor_row[k]['rps_per_core']:g}" for k in loads)
+        + " | — | — | 1.00 |"
+    )
+    winner = report.get("winner", {}).get("name")
+    ratios = report.get("ratio_to_floor", {})
+    for name, row in report["candidates"].items():
+        at_key = row["loads"][KEY_LOAD]
+        label = f"{row['runtime']} ({row['protocol']})"
+        label = f"**{label}**" if name == winner else label
+        memory = max(lo["rss_mb"] for lo in row["loads"].values())
+        shared = max(lo["pss_mb"] for lo in row["loads"].values())
+        cells = [f"{row['loads'][k]['rps']:g}" for k in loads]
+        lines.append(
+            f"| {label} | "
+            + " | ".join(cells)
+            + f" | {at_key['p50_ms']:g} / {at_key['p99_ms']:g} | {memory:g} ({shared:g}) | "
+            + f"{ratios.get(name, 0):.2f} |"
+        )
+    return "\n".join(lines)
 
 
 def verdict(report: dict[str, Any]) -> dict[str, Any]:

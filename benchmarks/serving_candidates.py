@@ -191,14 +191,12 @@ def _builtin(workers: int) -> Callable[[Context, Path], Launch]:
         container = builtin_container(
             image="-", model_name=MODEL_NAME, port=0, workers=workers, resources={}
         )
-        env = {item["name"]: item["value"] for item in container["env"]}
-        env = dict(
-            ctx.env,
-            **env,
-            MODEL_DIR=str(ctx.mlflow_model),
-            PATH=_path(bin_dir, ctx.env),
-            PYTHONPATH=str(HERE.parent),  # the runtime venv has no mlops_iac of its own
-        )
+        env = ctx.env | {item["name"]: item["value"] for item in container["env"]}
+        env |= {
+            "MODEL_DIR": str(ctx.mlflow_model),
+            "PATH": _path(bin_dir, ctx.env),
+            "PYTHONPATH": str(HERE.parent),  # the runtime venv has no mlops_iac of its own
+        }
         command = [str(bin_dir / "python"), *container["command"][1:]]
         for flag, value in (
             ("--host", LOOPBACK),
@@ -235,11 +233,9 @@ def candidates(cpus: int) -> list[Candidate]:
     mlserver = runtime_image.REQUIREMENTS["mlserver"]
     kserve = VENVS / "kserve-requirements.txt"
     bentoml = VENVS / "bentoml-requirements.txt"
-    builtin = (
-        "starlette, uvicorn, prometheus_client in the runtime venv: MLflow pyfunc, OIP v2, "
-        "adaptive batching (mlops_iac.workloads.model_server)"
-    )
     builtin_settings = {
+        "stack": "starlette, uvicorn (httptools, uvloop), prometheus_client in the runtime "
+        "venv: MLflow pyfunc, OIP v2 (mlops_iac.workloads.model_server)",
         "max_batch_size": BUILTIN_MAX_BATCH_SIZE,
         "max_batch_time_s": BUILTIN_MAX_BATCH_TIME_S,
         "batching": "next predict takes what queued, waiting (<= max_batch_time) for as many "
@@ -290,12 +286,12 @@ def candidates(cpus: int) -> list[Candidate]:
             ("bentoml",), bentoml, "bentoml", (BENTOML,), _bentoml(cpus), _bentoml_settings(cpus),
         ),
         Candidate(
-            "builtin", f"builtin (default), 1 worker: {builtin}", BUILTIN_STACK,
+            "builtin", "builtin (default), 1 worker, adaptive batching", BUILTIN_STACK,
             runtime_image.REQUIREMENTS["runtime"], "runtime", (OIP_V2,), _builtin(1),
             {"workers": 1, **builtin_settings},
         ),
         Candidate(
-            f"builtin_workers{cpus}", f"builtin, {cpus} workers (= cores): {builtin}",
+            f"builtin_workers{cpus}", f"builtin, {cpus} workers (= cores), adaptive batching",
             BUILTIN_STACK, runtime_image.REQUIREMENTS["runtime"], "runtime", (OIP_V2,),
             _builtin(cpus), {"workers": cpus, **builtin_settings},
         ),
