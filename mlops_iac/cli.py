@@ -386,6 +386,38 @@ def check(out: Annotated[Path, typer.Argument(help="What `synth` wrote.")] = Pat
         raise typer.Exit(1)
 
 
+@app.command("policy-pack", short_help="Write the safety rules as a CrossGuard policy pack.")
+def policy_pack(
+    folder: Annotated[
+        Path, typer.Argument(help="Folder to write (new, empty, or written here before).")
+    ] = Path("policy-pack"),
+    install: Annotated[
+        bool, typer.Option(help="Create the pack's venv (pulumi-policy) as `pulumi install` would.")
+    ] = True,
+) -> None:
+    """Write `check`'s rules as a Pulumi CrossGuard policy pack for
+    `pulumi preview --policy-pack FOLDER` (and `pulumi up`): they then check every Kubernetes
+    workload of the stack, yours included. Enforcement is mandatory; configure levels and
+    exceptions with `--policy-pack-config` (docs/policy.md)."""
+    import subprocess
+
+    from mlops_iac import policy_pack as pack
+
+    try:
+        written = pack.write_pack(folder)
+    except pack.FolderError as error:
+        raise _usage_error(str(error)) from None
+    console.print(f"wrote the policy pack to {folder}")
+    if install:
+        try:
+            if pack.install(written):
+                console.print(f"created its venv ({folder}/{pack.VENV}: pulumi-policy)")
+        except (OSError, subprocess.CalledProcessError) as error:
+            errors.print(f"creating the pack's venv failed: {error}", highlight=False)
+            raise typer.Exit(1) from None
+    console.print(f"run: pulumi preview --policy-pack {written}")
+
+
 @app.command(short_help="Show which prerequisites of a deployment are here.")
 def doctor(
     stack: Annotated[

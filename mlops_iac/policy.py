@@ -3,14 +3,17 @@ pinned images, secrets kept out of plain values and off command lines, a default
 NetworkPolicy per namespace.
 
 `mlops-iac check DIR` runs them on what `mlops-iac synth` wrote; the tests run them on every
-reference stack. Exceptions live in `EXCEPTIONS`, each with its reason, and are reported.
+reference stack; the CrossGuard policy pack (mlops_iac.crossguard) runs the same rules in
+`pulumi preview --policy-pack`. Exceptions live in `EXCEPTIONS`, each with its reason, and are
+reported. Rules read manifests through `Mapping`/`Sequence` only, so the policy pack can hand
+them its preview proxies (a rule that touches an unknown value is then not applicable).
 """
 
 from __future__ import annotations
 
 import fnmatch
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -73,23 +76,29 @@ EXCEPTIONS = [
 ]
 
 
-def _excepted(rule: str, kind: str, namespace: str, name: str) -> PolicyException | None:
+def excepted(
+    rule: str,
+    kind: str,
+    namespace: str,
+    name: str,
+    exceptions: Iterable[PolicyException] = EXCEPTIONS,
+) -> PolicyException | None:
+    """The exception that covers `rule` on this object, or None."""
     target = f"{namespace}/{name}" if namespace else name
-    for exception in EXCEPTIONS:
+    for exception in exceptions:
         matches = fnmatch.fnmatch(target, exception.name) or fnmatch.fnmatch(name, exception.name)
         if exception.rule == rule and exception.kind == kind and matches:
             return exception
     return None
 
 
-def pod_template(manifest: dict[str, Any]) -> dict[str, Any] | None:
+def pod_template(manifest: Mapping[str, Any]) -> Any:
     """The pod spec of a workload manifest, or None."""
     kind, spec = manifest.get("kind"), manifest.get("spec") or {}
     if kind == "CronJob":
         spec = spec.get("jobTemplate", {}).get("spec", {})
     if kind in WORKLOADS:
-        pod: dict[str, Any] = spec.get("template", {}).get("spec", {})
-        return pod
+        return spec.get("template", {}).get("spec", {})
     return None
 
 
@@ -233,13 +242,48 @@ def _secret_argv(pod: dict[str, Any]) -> Iterator[str]:
                 yield f"container {name} has {what} in its {where}"
 
 
-POD_RULES = {
-    "pod-security": _pod_security,
-    "resources": _resources,
-    "images": _images,
-    "secret-values": _secret_values,
-    "secret-argv": _secret_argv,
-}
+@dataclass(frozen=True)
+class PodRule:
+    """One rule over a workload's pod template."""
+
+    name: str
+    description: str
+    run: Callable[[Any], Iterator[str]]
+    """Yields one message per breach in the pod spec."""
+    servers_only: bool = False
+    """Applies to long-running workloads (Deployment, StatefulSet, DaemonSet) only."""
+
+    def applies_to(self, kind: str) -> bool:
+        """Whether the rule checks manifests of `kind`."""
+        return kind in (SERVERS if self.servers_only else WORKLOADS)
+
+
+POD_RULES = (
+    PodRule("pod-security", "Pod Security Standard `restricted`", _pod_security),
+    PodRule("resources", "CPU and memory requests and limits on every container", _resources),
+    PodRule(
+        "probes",
+        "readiness and liveness probes on every long-running container",
+        _probes,
+        servers_only=True,
+    ),
+    PodRule("images", "images pinned to a tag (not `latest`) or a digest", _images),
+    PodRule("secret-values", "no secret-named env var with a plain value", _secret_values),
+    PodRule("secret-argv", "no secret on a command line", _secret_argv),
+)
+"""The pod rules, in report order."""
+DEFAULT_DENY = "default-deny"
+DEFAULT_DENY_DESCRIPTION = "a default-deny NetworkPolicy in every namespace the stack creates"
+
+
+def pod_findings(manifest: Mapping[str, Any]) -> Iterator[Finding]:
+    """Every pod rule's findings on one manifest (none for a kind without a pod)."""
+    pod = pod_template(manifest)
+    if pod is None:
+        return
+    for rule in POD_RULES:
+        if rule.applies_to(str(manifest.get("kind"))):
+            yield from (finding_on(manifest, rule.name, message) for message in rule.run(pod))
 
 
 def check(
@@ -248,29 +292,21 @@ def check(
     """(findings, excepted findings each with the exception that covers it) over every
     manifest."""
     manifests = list(manifests)
-    findings: list[Finding] = []
-    for manifest in manifests:
-        pod = pod_template(manifest)
-        if pod is None:
-            continue
-        rules = dict(POD_RULES)
-        if manifest.get("kind") in SERVERS:
-            rules["probes"] = _probes
-        for rule, run in rules.items():
-            findings += [_finding(rule, manifest, message) for message in run(pod)]
-    findings += _default_deny(manifests)
+    findings = [f for manifest in manifests for f in pod_findings(manifest)]
+    findings += default_deny_findings(manifests)
     kept: list[Finding] = []
-    excepted: list[tuple[Finding, PolicyException]] = []
+    covered: list[tuple[Finding, PolicyException]] = []
     for finding in findings:
-        exception = _excepted(finding.rule, finding.kind, finding.namespace, finding.name)
+        exception = excepted(finding.rule, finding.kind, finding.namespace, finding.name)
         if exception is None:
             kept.append(finding)
         else:
-            excepted.append((finding, exception))
-    return kept, excepted
+            covered.append((finding, exception))
+    return kept, covered
 
 
-def _finding(rule: str, manifest: dict[str, Any], message: str) -> Finding:
+def finding_on(manifest: Mapping[str, Any], rule: str, message: str) -> Finding:
+    """`rule`'s finding `message` on `manifest`."""
     meta = manifest.get("metadata") or {}
     return Finding(
         rule,
@@ -281,7 +317,7 @@ def _finding(rule: str, manifest: dict[str, Any], message: str) -> Finding:
     )
 
 
-def _default_deny(manifests: list[dict[str, Any]]) -> Iterator[Finding]:
+def default_deny_findings(manifests: Sequence[Mapping[str, Any]]) -> Iterator[Finding]:
     """Every namespace the stack creates has a NetworkPolicy denying all traffic."""
     denied = {
         (m.get("metadata") or {}).get("namespace")
@@ -297,5 +333,5 @@ def _default_deny(manifests: list[dict[str, Any]]) -> Iterator[Finding]:
             name = (manifest.get("metadata") or {}).get("name")
             if name not in denied:
                 yield Finding(
-                    "default-deny", "Namespace", "", str(name), "no default-deny NetworkPolicy"
+                    DEFAULT_DENY, "Namespace", "", str(name), "no default-deny NetworkPolicy"
                 )

@@ -133,3 +133,9 @@ image tags per minor are the newest `cluster-autoscaler-<ver>` release tags ther
 1.33.6, 1.34.5, 1.35.2 (2026-07-22), 1.36.1; no 1.37 release existed. v1.35.2 and v1.36.1
 are also seen pinned by digest in public repositories (search tool). The chart's values set
 the image tag, so one chart version serves every minor."""
+
+PULUMI_POLICY_VERSION = "1.21.0"
+"""pulumi-policy, the CrossGuard SDK the policy pack runs on (PyPI, released 2026-05-20; the
+newest there on 2026-12-02). It pins protobuf ~5.29, while MLflow's and Pulumi's own
+OpenTelemetry dependencies take protobuf 6, so the pack gets a venv of its own (its protobuf 6
+support, pulumi/pulumi-policy#454, is merged but not released)."""

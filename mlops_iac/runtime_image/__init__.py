@@ -10,15 +10,13 @@ outside this repository (`pip install mlops-iac`) builds the same image a checko
 from __future__ import annotations
 
 import hashlib
-import shutil
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from mlops_iac import versions
+from mlops_iac.owned_folder import FolderError, package_files, write_owned
 
 HERE = Path(__file__).resolve().parent
-PACKAGE = HERE.parent
-"""The installed `mlops_iac` package the image runs (an editable install's checkout too)."""
 
 REQUIREMENTS = {
     "runtime": HERE / "requirements.txt",
@@ -37,22 +35,15 @@ MARKER = ".mlops-iac-image-context"
 write."""
 
 
-class ContextError(RuntimeError):
-    """The destination cannot take a build context."""
-
-
-def _package_files() -> Iterator[Path]:
-    for path in sorted(PACKAGE.rglob("*")):
-        if path.is_file() and "__pycache__" not in path.parts and path.suffix != ".pyc":
-            yield path
+ContextError = FolderError
+"""The destination cannot take a build context."""
 
 
 def _context_files() -> Iterator[tuple[str, Path]]:
     """(path in the context, source file) for every file of a build context."""
     for name in CONTEXT_FILES:
         yield name, HERE / name
-    for path in _package_files():
-        yield f"mlops_iac/{path.relative_to(PACKAGE).as_posix()}", path
+    yield from package_files()
 
 
 def _tag(files: Iterable[tuple[str, Path]]) -> str:
@@ -83,22 +74,7 @@ def context_tag(context: Path) -> str:
 def write_context(destination: Path) -> Path:
     """Write the build context into `destination` (created; a context written there before
     is replaced, anything else there is refused) and return it."""
-    destination = destination.resolve()
-    if destination.exists():
-        if not destination.is_dir():
-            raise ContextError(f"{destination} is a file, not a folder")
-        if any(destination.iterdir()) and not (destination / MARKER).is_file():
-            raise ContextError(
-                f"{destination} is not empty and was not written by mlops-iac: choose an "
-                "empty or new folder"
-            )
-        shutil.rmtree(destination)
-    for name, path in _context_files():
-        target = destination / name
-        target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(path, target)
-    (destination / MARKER).write_text(source_tag() + "\n")
-    return destination
+    return write_owned(destination, _context_files(), marker=MARKER, marker_text=source_tag())
 
 
 def ensure_context(destination: Path) -> Path:
