@@ -41,6 +41,7 @@ sys.path.insert(0, str(REPO))
 
 from loadgen import drive  # noqa: E402  (benchmarks/ is the script's folder)
 from serving_candidates import Candidate, Context, Protocol, candidates  # noqa: E402
+from serving_report import KEY_LOAD, LOADS, key, markdown_table  # noqa: E402
 
 from mlops_iac.components.serving_runtime import MODELS_DIR, fetch_model_command  # noqa: E402
 from mlops_iac.testing.local_servers import (  # noqa: E402
@@ -53,9 +54,6 @@ from mlops_iac.testing.local_servers import (  # noqa: E402
     wait_for_http,
 )
 
-LOADS = [(1, 1), (8, 1), (32, 1), (1, 100), (8, 100), (32, 100)]
-"""(concurrency, rows per request)."""
-KEY_LOAD = "c8_rows1"
 MAINTAINED_DAYS = 183
 """Maintained: a release in the last six months."""
 FLOOR_SHARE = 0.6
@@ -65,10 +63,6 @@ OWN_RUNTIME_FACTOR = 1.5
 PACKAGES = ("mlserver", "mlserver-mlflow", "kserve", "bentoml", "mlflow", "scikit-learn",
             "pandas", "numpy", "fastapi", "starlette", "uvicorn", "prometheus-client",
             "httptools", "uvloop")  # fmt: skip
-
-
-def key(concurrency: int, rows: int) -> str:
-    return f"c{concurrency}_rows{rows}"
 
 
 def tree_memory(root: int) -> dict[str, Any]:
@@ -347,40 +341,6 @@ def main() -> None:
     report |= verdict(report)
     sys.stdout.flush()
     print(json.dumps(report, indent=2))
-
-
-def markdown_table(report: dict[str, Any]) -> str:
-    """The report as one Markdown table: the floor, then each candidate row, every load's
-    requests/s, p50/p99 and memory at KEY_LOAD, and the ratio to the floor; the winner bold."""
-    loads = [key(c, r) for c, r in LOADS]
-    heads = [f"c{c}, {r} row{'s' if r > 1 else ''}" for c, r in LOADS]
-    lines = [
-        "| server | " + " | ".join(heads) + f" | p50 / p99 at {KEY_LOAD} (ms) | memory, MB: "
-        "RSS (PSS) | ratio to floor at " + KEY_LOAD + " |",
-        "| --- " * (len(heads) + 4) + "|",
-    ]
-    floor_row = report["floor"]["pyfunc"]
-    lines.append(
-        "| floor: pyfunc `predict` in process, per core | "
-        + " | ".join(f"{floor_row[k]['rps_per_core']:g}" for k in loads)
-        + " | — | — | 1.00 |"
-    )
-    winner = report.get("winner", {}).get("name")
-    ratios = report.get("ratio_to_floor", {})
-    for name, row in report["candidates"].items():
-        at_key = row["loads"][KEY_LOAD]
-        label = f"{row['runtime']} ({row['protocol']})"
-        label = f"**{label}**" if name == winner else label
-        memory = max(lo["rss_mb"] for lo in row["loads"].values())
-        shared = max(lo["pss_mb"] for lo in row["loads"].values())
-        cells = [f"{row['loads'][k]['rps']:g}" for k in loads]
-        lines.append(
-            f"| {label} | "
-            + " | ".join(cells)
-            + f" | {at_key['p50_ms']:g} / {at_key['p99_ms']:g} | {memory:g} ({shared:g}) | "
-            + f"{ratios.get(name, 0):.2f} |"
-        )
-    return "\n".join(lines)
 
 
 def verdict(report: dict[str, Any]) -> dict[str, Any]:
