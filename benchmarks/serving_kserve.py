@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import os
-from collections.abc import Callable
 from typing import Any
 
 import kserve
@@ -29,40 +28,40 @@ from kserve.utils.utils import get_predict_input, get_predict_response
 
 
 class RegisteredModel(Model):
-    """The registered MLflow model in `model_dir`, predicting through `flavor`."""
+    """The registered MLflow model in `model_dir`, predicting through `flavor`. Plain
+    attributes only: with several workers KServe pickles the model into each."""
 
     def __init__(self, name: str, model_dir: str, flavor: str) -> None:
         super().__init__(name)
         self.model_dir = model_dir
         self.flavor = flavor
-        self._predict: Callable[[Any], Any] | None = None
+        self._model: Any = None
+        self._columns: list[str] = []
 
     def load(self) -> bool:
         import mlflow.pyfunc
         import mlflow.sklearn
-        import numpy as np
-        import pandas as pd
 
         pyfunc = mlflow.pyfunc.load_model(self.model_dir)
-        columns = pyfunc.metadata.get_input_schema().input_names()
+        self._columns = pyfunc.metadata.get_input_schema().input_names()
         if self.flavor == "estimator":
-            self._predict = mlflow.sklearn.load_model(self.model_dir).predict
+            self._model = mlflow.sklearn.load_model(self.model_dir)
         else:
-
-            def predict(instances: Any) -> Any:
-                # V1's `instances` arrive as an array; the pyfunc's schema wants its columns.
-                if isinstance(instances, np.ndarray):
-                    instances = pd.DataFrame(instances, columns=columns)
-                return np.asarray(pyfunc.predict(instances))
-
-            self._predict = predict
+            self._model = pyfunc
         self.ready = True
         return self.ready
 
     def predict(self, payload: Any, headers: dict[str, str] | None = None) -> Any:
-        assert self._predict is not None, "load() first"
+        import numpy as np
+        import pandas as pd
+
+        assert self._model is not None, "load() first"
         try:
-            result = self._predict(get_predict_input(payload))
+            instances = get_predict_input(payload)
+            if self.flavor == "pyfunc" and isinstance(instances, np.ndarray):
+                # V1's `instances` arrive as an array; the pyfunc's schema wants its columns.
+                instances = pd.DataFrame(instances, columns=self._columns)
+            result = np.asarray(self._model.predict(instances))
         except Exception as error:
             raise InferenceError(str(error)) from error
         return get_predict_response(payload, result, self.name)
