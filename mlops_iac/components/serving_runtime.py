@@ -68,7 +68,7 @@ BUILTIN_MAX_BATCH_SIZE = 32
 BUILTIN_MAX_BATCH_TIME_S = 0.005
 """Adaptive batching of the `builtin` runtime: one predict at a time, each taking up to 32
 queued requests and waiting at most 5 ms for as many as the last one served; at concurrency 8
-it served 0.64 of the batched in-process floor (benchmarks/serving.py, docs/benchmarks.md)."""
+it served 0.66 of the batched in-process floor (benchmarks/serving.py, docs/benchmarks.md)."""
 
 MLSERVER_BIN = "/opt/mlserver/bin/mlserver"
 """MLServer in the runtime image's own venv (it pins an old FastAPI)."""
