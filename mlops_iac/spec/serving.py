@@ -41,10 +41,11 @@ model server (mlops_iac.workloads.model_server: the MLflow pyfunc over the Open 
 Protocol v2, `/v2/health/ready` and `/v2/models/<endpoint>/infer`, adaptive batching,
 Prometheus metrics), the fastest maintained runtime on benchmarks/serving.py (1.46x
 MLServer's requests/s at concurrency 8, with a seventh of its p99). `mlserver`: MLServer
-1.7.1's MLflow runtime, same protocol (MLServer has had no release since June 2025). `mlflow`: `mlflow models serve` (`/health`,
-`/invocations`), MLflow's own scoring server. `kserve`: the builtin server's pod as an
-InferenceService in KServe's `Standard` deployment mode (no Knative); KServe then owns the
-Deployment, Service (`<name>-predictor`, port 80) and autoscaler. Needs KServe installed."""
+1.7.1's MLflow runtime, same protocol (MLServer has had no release since June 2025).
+`mlflow`: `mlflow models serve` (`/health`, `/invocations`), MLflow's own scoring server.
+`kserve`: the builtin server's pod as an InferenceService in KServe's `Standard` deployment
+mode (no Knative); KServe then owns the Deployment, Service (`<name>-predictor`, port 80)
+and autoscaler. Needs KServe installed."""
 
 
 class AutoscalingSpec(SpecModel):
