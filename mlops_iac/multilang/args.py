@@ -20,6 +20,13 @@ class TargetArgs(TypedDict):
     """kubernetes: path to a kubeconfig file; the ambient one when unset."""
     context: NotRequired[str]
     """kubernetes: the kubeconfig context; its current context when unset."""
+    install_gateway: NotRequired[bool]
+    """kind, kubernetes: install Envoy Gateway (with the Gateway API CRDs) for routes with a
+    `routing.gateway_class` (kind: on by default; kubernetes: off)."""
+    preinstalled: NotRequired[list[str]]
+    """kind, kubernetes: custom-resource APIs the cluster already serves (`gateway-api`,
+    `envoy-gateway`, `prometheus-operator`, `kserve`, `kueue`); anything else the stack would
+    create without installing it is refused."""
     region: NotRequired[str]
     """aws: the AWS region."""
     aws: NotRequired[dict[str, Any]]

@@ -16,6 +16,7 @@
 #   etcd, kwok
 #   seaweedfs            weed, the object store the process tier (tests/process) runs
 #   actionlint           the GitHub Actions workflow checker (tests of the shipped workflows)
+#   pulumi-yaml          pulumi-language-yaml, the YAML language host (the multi-language tier)
 # A group already in the cache is not built again (a change to its go.mod, go.sum, sources or
 # recipe makes a new key). Progress goes to stderr; the last line on stdout is the bin folder.
 # With MLOPS_IAC_BUILD_DRY_RUN=1 nothing is built: a missing binary is exit code 3.
@@ -25,7 +26,7 @@ set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 vendor="${MLOPS_IAC_VENDOR:-$(cd "$here/../../.." && pwd)/shared/vendor}"
-all_groups=(pulumi language-python kubernetes-provider random-provider kubernetes etcd kwok seaweedfs actionlint)
+all_groups=(pulumi language-python kubernetes-provider random-provider kubernetes etcd kwok seaweedfs actionlint pulumi-yaml)
 if [[ $# -gt 0 ]]; then groups=("$@"); else groups=("${all_groups[@]}"); fi
 
 # The plugin versions the Python SDKs ask for (their pulumi-plugin.json); the engine must
@@ -89,6 +90,10 @@ recipe() {
       ;;
     seaweedfs)
       printf 'weed\tgithub.com/seaweedfs/seaweedfs/weed\t\n'
+      ;;
+    pulumi-yaml)
+      v="$(modver pulumi-yaml github.com/pulumi/pulumi-yaml)"
+      printf 'pulumi-language-yaml\tgithub.com/pulumi/pulumi-yaml/cmd/pulumi-language-yaml\t-X github.com/pulumi/pulumi-yaml/pkg/version.Version=%s\n' "${v#v}"
       ;;
     actionlint)
       # It reports the module version from its build info.
