@@ -135,6 +135,23 @@ def rows_and_expected(mlflow_server: MlflowServer, champion: str) -> tuple[Any, 
     return rows, expected
 
 
+def fetched_model(
+    champion: str, runtime: str, mlflow_server: MlflowServer, tmp_path: Path
+) -> tuple[dict[str, Any], Path]:
+    """The synthesized pod's server container, after its fetch-model init container ran
+    here: the model is in the returned folder's `model/`."""
+    pod = synthesized_pod(champion, runtime)
+    (fetch,) = pod["initContainers"]
+    (server,) = pod["containers"]
+    models = tmp_path / "models"
+    fetch_command = [part.replace("/models", str(models)) for part in fetch["command"]]
+    subprocess.run(
+        fetch_command, env=venv_environ(**local_env(fetch, mlflow_server.url)), check=True,
+        timeout=120,
+    )  # fmt: skip
+    return server, models
+
+
 def test_mlflow_runtime_answers_like_the_model(
     mlflow_server, champion, rows_and_expected, tmp_path
 ):
@@ -163,15 +180,7 @@ def test_mlserver_runtime_answers_like_the_model(
     mlflow_server, champion, rows_and_expected, mlserver_bin, tmp_path
 ):
     rows, expected = rows_and_expected
-    pod = synthesized_pod(champion, "mlserver")
-    (fetch,) = pod["initContainers"]
-    (server,) = pod["containers"]
-    models = tmp_path / "models"
-    fetch_command = [part.replace("/models", str(models)) for part in fetch["command"]]
-    subprocess.run(
-        fetch_command, env=venv_environ(**local_env(fetch, mlflow_server.url)), check=True,
-        timeout=120,
-    )  # fmt: skip
+    server, models = fetched_model(champion, "mlserver", mlflow_server, tmp_path)
     assert (models / "model" / "MLmodel").is_file()
 
     command = [
@@ -236,15 +245,7 @@ def test_builtin_runtime_answers_like_the_model_and_counts_by_version(
 
     rows, expected = rows_and_expected
     version = MlflowClient(mlflow_server.url).get_model_version_by_alias(champion, "champion")
-    pod = synthesized_pod(champion, "builtin")
-    (fetch,) = pod["initContainers"]
-    (server,) = pod["containers"]
-    models = tmp_path / "models"
-    fetch_command = [part.replace("/models", str(models)) for part in fetch["command"]]
-    subprocess.run(
-        fetch_command, env=venv_environ(**local_env(fetch, mlflow_server.url)), check=True,
-        timeout=120,
-    )  # fmt: skip
+    server, models = fetched_model(champion, "builtin", mlflow_server, tmp_path)
     recorded = json.loads((models / "model" / "registered-model.json").read_text())
     assert recorded == {
         "name": champion, "version": version.version, "uri": f"models:/{champion}@champion"
