@@ -73,14 +73,8 @@ def pod_rule_messages(
     rule: policy.PodRule, manifest: Mapping[str, Any], exceptions: Iterable[str]
 ) -> Iterator[str]:
     """What `rule` reports on one manifest, minus what `exceptions` cover."""
-    if not rule.applies_to(str(manifest.get("kind"))):
-        return
-    pod = policy.pod_template(manifest)
-    if pod is None:
-        return
     patterns = list(exceptions)
-    for message in rule.run(pod):
-        finding = policy.finding_on(manifest, rule.name, message)
+    for finding in policy.rule_findings(rule, manifest):
         if not covered(finding, patterns):
             yield str(finding)
 

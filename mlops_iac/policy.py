@@ -276,14 +276,18 @@ DEFAULT_DENY = "default-deny"
 DEFAULT_DENY_DESCRIPTION = "a default-deny NetworkPolicy in every namespace the stack creates"
 
 
+def rule_findings(rule: PodRule, manifest: Mapping[str, Any]) -> Iterator[Finding]:
+    """`rule`'s findings on one manifest (none for a kind the rule does not check)."""
+    pod = pod_template(manifest)
+    if pod is None or not rule.applies_to(str(manifest.get("kind"))):
+        return
+    yield from (finding_on(manifest, rule.name, message) for message in rule.run(pod))
+
+
 def pod_findings(manifest: Mapping[str, Any]) -> Iterator[Finding]:
     """Every pod rule's findings on one manifest (none for a kind without a pod)."""
-    pod = pod_template(manifest)
-    if pod is None:
-        return
     for rule in POD_RULES:
-        if rule.applies_to(str(manifest.get("kind"))):
-            yield from (finding_on(manifest, rule.name, message) for message in rule.run(pod))
+        yield from rule_findings(rule, manifest)
 
 
 def check(
