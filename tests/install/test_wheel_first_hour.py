@@ -306,7 +306,7 @@ def test_train_local_names_the_workloads_extra(walk: Walk) -> None:
     )
     assert done.stderr.strip().splitlines() == [
         "--local needs the workloads extra: pip install 'mlops-iac[workloads]' (not installed: "
-        "mlflow, sklearn, pandas, pyarrow, skops, boto3, prometheus_client)"
+        "mlflow, sklearn, pandas, pyarrow, skops, boto3, prometheus_client, starlette, uvicorn)"
     ]
 
 
