@@ -8,8 +8,11 @@ passwords for `random` resources.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import hashlib
 import ipaddress
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -142,12 +145,23 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
             [pulumi.get_stack(), pulumi.get_project(), qualified, name]
         )
 
+    def Invoke(self, request: Any) -> Any:
+        with _call_loop():
+            return super().Invoke(request)
+
+    def ReadResource(self, request: Any) -> Any:
+        with _call_loop():
+            return super().ReadResource(request)
+
     def RegisterResource(self, request: Any) -> Any:
         urn = self.make_urn(request.parent, request.type, request.name)
         if request.type == "pulumi:pulumi:Stack":
             self.stack_urn = urn
             return resource_pb2.RegisterResourceResponse(urn=urn)
-        pulumi_mocks._ensure_event_loop()
+        with _call_loop():
+            return self._register(urn, request)
+
+    def _register(self, urn: str, request: Any) -> Any:
         inputs = rpc.deserialize_properties(request.object, keep_unknowns=True)
         resource_id, state = self.mocks.new_resource(
             pulumi.runtime.MockResourceArgs(
@@ -187,3 +201,26 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
     def RegisterResourceOutputs(self, request: Any) -> Any:
         self.outputs[request.urn] = rpc.deserialize_properties(request.outputs, keep_unknowns=True)
         return super().RegisterResourceOutputs(request)
+
+
+@contextlib.contextmanager
+def _call_loop() -> Iterator[None]:
+    """An event loop for one monitor call, closed when it returns.
+
+    The SDK calls the monitor from its executor's threads, which have no loop; the SDK's
+    mocks give each thread one that is never closed, and the collector closes it later,
+    at interpreter exit after its self-pipe is gone (a traceback on stderr)."""
+    try:
+        asyncio.get_event_loop()
+    except RuntimeError:
+        pass
+    else:
+        yield
+        return
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
+    try:
+        yield
+    finally:
+        asyncio.set_event_loop(None)
+        loop.close()

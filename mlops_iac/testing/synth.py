@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import shutil
 import threading
@@ -179,6 +180,8 @@ def synth(
     failure: list[BaseException] = []
 
     def run() -> None:
+        loop = asyncio.new_event_loop()
+        asyncio.set_event_loop(loop)
         try:
             _configure(monitor, project, stack)
             set_all_config(flat, list(secret_keys))
@@ -186,6 +189,8 @@ def synth(
                 _sync_await(run_in_stack(program))
         except BaseException as error:
             failure.append(error)
+        finally:
+            _close_loop(loop)
 
     worker = threading.Thread(target=run, name="mlops-iac-synth")
     worker.start()
@@ -209,6 +214,19 @@ def synth_project(
     return synth(
         project.run, project=project.name, stack=stack, config=config, secret_keys=secret_keys
     )
+
+
+def _close_loop(loop: asyncio.AbstractEventLoop) -> None:
+    """Cancel what the program left pending and close its loop now, not in the collector
+    (which may run at interpreter exit, after the loop's self-pipe is gone)."""
+    pending = [task for task in asyncio.all_tasks(loop) if not task.done()]
+    for task in pending:
+        task.cancel()
+    if pending:
+        loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
+    loop.run_until_complete(loop.shutdown_asyncgens())
+    asyncio.set_event_loop(None)
+    loop.close()
 
 
 def _config_text(value: Any) -> str:

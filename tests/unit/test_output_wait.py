@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import contextlib
+import gc
 import importlib
+import warnings
 
 import pulumi
 import pytest
@@ -60,3 +62,21 @@ def test_a_stack_synthesizes_the_same_with_the_sdk_wait(make_spec, monkeypatch):
 
 def _sdk_wait() -> contextlib.AbstractContextManager[None]:
     return contextlib.nullcontext()
+
+
+@pytest.mark.parametrize("fails", [False, True], ids=["succeeds", "fails"])
+def test_synth_closes_the_event_loop_it_ran_the_program_on(fails: bool) -> None:
+    # An unclosed loop is closed by the garbage collector at some later point, and at
+    # interpreter exit its self-pipe may already be gone: the CLI then printed a traceback.
+    def program() -> None:
+        if fails:
+            raise ValueError("the program failed")
+        pulumi.export("fine", "yes")
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", ResourceWarning)
+        with contextlib.suppress(ValueError):
+            synth(program)
+        gc.collect()
+
+    assert not [w for w in caught if "unclosed event loop" in str(w.message)]
