@@ -157,6 +157,15 @@ def synth(
     show_traceback: Annotated[
         bool, typer.Option("--traceback", help="On a failing program, the whole traceback.")
     ] = False,
+    stack_outputs: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--stack-outputs",
+            metavar="STACK=FILE",
+            help="Outputs of a stack the program reads with a StackReference: a JSON file as "
+            "`pulumi stack output --json` or another synth's outputs.json writes it. Repeatable.",
+        ),
+    ] = None,
 ) -> None:
     """Run a stack program offline under mocks; write resources.json and manifests/.
 
@@ -169,6 +178,7 @@ def synth(
 
     started = time.perf_counter()
     _check_out_folder(out)
+    references = _stack_outputs(stack_outputs or [])
     try:
         project = PulumiProject.load(program_dir)
         config, secret_keys = project.config(stack)
@@ -176,7 +186,12 @@ def synth(
         raise _fail_spec(error) from None
     try:
         result = run_synth(
-            project.run, project=project.name, stack=stack, config=config, secret_keys=secret_keys
+            project.run,
+            project=project.name,
+            stack=stack,
+            config=config,
+            secret_keys=secret_keys,
+            stack_outputs=references,
         )
     except SpecError as error:
         raise _fail_spec(error) from None
@@ -207,6 +222,23 @@ def synth(
         highlight=False,
     )
     _print_outputs(result.shown_outputs(), out)
+
+
+def _stack_outputs(pairs: list[str]) -> dict[str, dict[str, Any]]:
+    """`STACK=FILE` pairs read into each stack's outputs; a usage error names a bad one."""
+    outputs: dict[str, dict[str, Any]] = {}
+    for pair in pairs:
+        stack, _, file = pair.partition("=")
+        if not stack or not file:
+            raise _usage_error(f"--stack-outputs {pair!r}: write it as STACK=FILE")
+        try:
+            read = json.loads(Path(file).read_text())
+        except (OSError, ValueError) as error:
+            raise _usage_error(f"--stack-outputs {pair!r}: {error}") from None
+        if not isinstance(read, dict):
+            raise _usage_error(f"--stack-outputs {pair!r}: {file} holds no JSON object")
+        outputs[stack] = read
+    return outputs
 
 
 def _print_outputs(outputs: dict[str, Any], out: Path) -> None:

@@ -9,6 +9,7 @@ import pulumi_kubernetes as k8s
 
 from mlops_iac import versions
 from mlops_iac.components.feature_store import FeatureStore
+from mlops_iac.components.platform_reference import RegistryReference
 from mlops_iac.components.registry import ModelRegistry
 from mlops_iac.components.routes import (
     create_route,
@@ -109,7 +110,7 @@ class ServingEndpoint(pulumi.ComponentResource):
         *,
         stack: StackSpec,
         platform: Platform,
-        registry: ModelRegistry,
+        registry: ModelRegistry | RegistryReference,
         features: FeatureStore | None = None,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
@@ -440,7 +441,9 @@ class ServingEndpoint(pulumi.ComponentResource):
             ),
             opts=self._child,
         )
-        servers = [("registry", self._registry.port, self._registry.pod_selector)]
+        servers = []
+        if isinstance(self._registry, ModelRegistry):  # else the platform stack opened it
+            servers.append(("registry", self._registry.port, self._registry.pod_selector))
         if self._features is not None:
             servers.append(("feature-server", self._features.port, self._features.pod_selector))
         for server, port, selector in servers:

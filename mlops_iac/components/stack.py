@@ -7,8 +7,10 @@ import pulumi
 from mlops_iac.components.feature_repo import FeatureRepo
 from mlops_iac.components.feature_store import FeatureStore
 from mlops_iac.components.monitoring import Monitoring
+from mlops_iac.components.platform_reference import RegistryReference, read_team
 from mlops_iac.components.registry import ModelRegistry
 from mlops_iac.components.serving import ServingEndpoint
+from mlops_iac.components.teams import TeamNamespace
 from mlops_iac.components.training import TrainingCluster
 from mlops_iac.platforms import Platform, create_platform
 from mlops_iac.spec import StackSpec
@@ -22,7 +24,11 @@ class MLOpsStack(pulumi.ComponentResource):
     `serving_E_url`, `serving_E_external_url`, `serving_E_challenger_url`; for training
     `training_namespace` and `training_jobs`; for the feature store `feature_server_url` and
     `feature_server_external_url`; for monitoring `grafana_url`, `grafana_external_url`,
-    `prometheus_url`.
+    `prometheus_url`; with `teams`, `teams` (what each team's stack reads).
+
+    With `spec.platform` it is a team's stack: its endpoints go into the namespace the
+    platform stack made for the team and use that stack's registry, read through a
+    `StackReference`; it creates nothing else.
     """
 
     platform: Platform
@@ -37,18 +43,30 @@ class MLOpsStack(pulumi.ComponentResource):
     """The training namespace and jobs, when the spec has `training`."""
     monitoring: Monitoring | None
     """Prometheus, Grafana, rules, dashboards and drift monitors, with `monitoring`."""
+    teams: dict[str, TeamNamespace]
+    """Each team's namespace, by team name (`spec.teams`)."""
 
     def __init__(
         self, name: str, spec: StackSpec, opts: pulumi.ResourceOptions | None = None
     ) -> None:
         super().__init__("mlops:index:MLOpsStack", name, None, opts)
         self.spec = spec
+        self.teams = {}
         # Read and check the feature repo before anything is registered: a bad repo is a spec
         # error, and nothing may be half-created.
         feature_repo = FeatureRepo.load(spec.feature_store.repo) if spec.feature_store else None
-        self.platform = create_platform(
-            f"{name}-platform", spec, pulumi.ResourceOptions(parent=self)
-        )
+        child = pulumi.ResourceOptions(parent=self)
+        registry: ModelRegistry | RegistryReference | None = None
+        if spec.platform is not None:
+            from mlops_iac.platforms.kubernetes.team import TeamPlatform
+
+            team = read_team(name, spec, child)
+            self.platform = TeamPlatform(f"{name}-platform", spec, team, child)
+            registry = RegistryReference(
+                team.apply(lambda entry: entry["registry"]["tracking_uri"])
+            )
+        else:
+            self.platform = create_platform(f"{name}-platform", spec, child)
         self.registry = None
         outputs: dict[str, pulumi.Input[object]] = {
             "namespace": self.platform.namespace,
@@ -71,8 +89,8 @@ class MLOpsStack(pulumi.ComponentResource):
                 "grafana_external_url": self.monitoring.grafana_external_url,
                 "prometheus_url": self.monitoring.prometheus_url,
             }
-        if spec.registry.enabled:
-            self.registry = ModelRegistry(
+        if spec.deploys_registry:
+            self.registry = registry = ModelRegistry(
                 f"{name}-registry", spec, self.platform, pulumi.ResourceOptions(parent=self)
             )
             outputs |= {
@@ -93,15 +111,29 @@ class MLOpsStack(pulumi.ComponentResource):
                 "feature_server_url": self.feature_store.url,
                 "feature_server_external_url": self.feature_store.external_url,
             }
+        if spec.teams:
+            assert self.registry is not None  # the spec requires it for teams
+            self.teams = {
+                team.name: TeamNamespace(
+                    f"{name}-team-{team.name}",
+                    team,
+                    stack=spec,
+                    platform=self.platform,
+                    registry=self.registry,
+                    opts=pulumi.ResourceOptions(parent=self),
+                )
+                for team in spec.teams
+            }
+            outputs["teams"] = {team: made.reference for team, made in self.teams.items()}
         self.endpoints = {}
         for endpoint in spec.serving:
-            assert self.registry is not None  # the spec requires it for serving
+            assert registry is not None  # the spec requires it for serving
             served = ServingEndpoint(
                 f"{name}-serving-{endpoint.name}",
                 endpoint,
                 stack=spec,
                 platform=self.platform,
-                registry=self.registry,
+                registry=registry,
                 features=self.feature_store,
                 opts=pulumi.ResourceOptions(parent=self),
             )

@@ -30,7 +30,7 @@ from mlops_iac.testing.local_servers import (
     wait_for_http,
 )
 
-from .pki import Pki, create_pki
+from .pki import Pki, create_pki, issue_client
 
 BINARIES = (
     "etcd",
@@ -122,6 +122,13 @@ class ControlPlane:
     def kubeconfig(self) -> Path:
         """Admin kubeconfig (group system:masters)."""
         return self.root / "admin.kubeconfig"
+
+    def user_kubeconfig(self, user: str, group: str) -> Path:
+        """A kubeconfig for `user` in `group`, with no rights but what RBAC gives them
+        (`<user>.kubeconfig`, its client certificate signed by this plane's CA)."""
+        issue_client(self.pki, user, user, group)
+        self._write_kubeconfig(user)
+        return self.root / f"{user}.kubeconfig"
 
     def start(self, timeout: float = 120, *, crds: bool = True) -> None:
         """Start every component, wait until the API server is ready, then create the

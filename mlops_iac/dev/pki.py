@@ -97,13 +97,7 @@ def create_pki(root: Path) -> Pki:
     _write(pki, "apiserver", server_cert, server_key)
 
     for file_name, (user, group) in CLIENTS.items():
-        client_key = ec.generate_private_key(ec.SECP256R1())
-        client_cert = (
-            _builder(_name(user, group), ca_name, client_key.public_key(), now)
-            .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CLIENT_AUTH]), critical=False)
-            .sign(ca_key, hashes.SHA256())
-        )
-        _write(pki, file_name, client_cert, client_key)
+        _issue_client(pki, file_name, user, group, ca_name, ca_key, now)
 
     sa_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     _write_private(pki.service_account_key, sa_key)
@@ -113,6 +107,34 @@ def create_pki(root: Path) -> Pki:
         )
     )
     return pki
+
+
+def issue_client(pki: Pki, file_name: str, user: str, group: str | None) -> None:
+    """A client certificate for `user` in `group` (its organisation), signed by the CA
+    `create_pki` wrote: `<file_name>.crt` and `.key`."""
+    ca_cert = x509.load_pem_x509_certificate(pki.cert("ca").read_bytes())
+    ca_key = serialization.load_pem_private_key(pki.key("ca").read_bytes(), password=None)
+    assert isinstance(ca_key, ec.EllipticCurvePrivateKey)
+    now = datetime.datetime.now(datetime.UTC)
+    _issue_client(pki, file_name, user, group, ca_cert.subject, ca_key, now)
+
+
+def _issue_client(
+    pki: Pki,
+    file_name: str,
+    user: str,
+    group: str | None,
+    ca_name: x509.Name,
+    ca_key: ec.EllipticCurvePrivateKey,
+    now: datetime.datetime,
+) -> None:
+    client_key = ec.generate_private_key(ec.SECP256R1())
+    client_cert = (
+        _builder(_name(user, group), ca_name, client_key.public_key(), now)
+        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CLIENT_AUTH]), critical=False)
+        .sign(ca_key, hashes.SHA256())
+    )
+    _write(pki, file_name, client_cert, client_key)
 
 
 def _name(common_name: str, organisation: str | None = None) -> x509.Name:

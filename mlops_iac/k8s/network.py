@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 NAMESPACE_NAME_LABEL = "kubernetes.io/metadata.name"
@@ -35,6 +36,15 @@ def allow_dns_egress() -> dict[str, Any]:
 def namespace_peer(namespace: str) -> dict[str, Any]:
     """A peer matching every pod of one namespace."""
     return {"namespaceSelector": {"matchLabels": {NAMESPACE_NAME_LABEL: namespace}}}
+
+
+def namespaces_selector(namespaces: Iterable[str]) -> dict[str, Any]:
+    """A label selector matching exactly these namespaces, by name."""
+    return {
+        "matchExpressions": [
+            {"key": NAMESPACE_NAME_LABEL, "operator": "In", "values": sorted(set(namespaces))}
+        ]
+    }
 
 
 def stack_and_proxy_peers(namespace: str, proxy_namespace: str) -> list[dict[str, Any]]:

@@ -30,6 +30,7 @@ from .target import (
     PostgresSpec,
     Target,
 )
+from .teams import PlatformReference, TeamQuota, TeamSpec
 from .training import (
     DistributedSpec,
     FeatureDataSpec,
@@ -65,6 +66,7 @@ __all__ = [
     "MaterializeSpec",
     "MonitoringSpec",
     "ObjectStoreSpec",
+    "PlatformReference",
     "PostgresSpec",
     "Profile",
     "ProfileDefaults",
@@ -76,6 +78,8 @@ __all__ = [
     "SpecIssue",
     "StackSpec",
     "Target",
+    "TeamQuota",
+    "TeamSpec",
     "TrainingJobSpec",
     "TrainingQuota",
     "TrainingSpec",

@@ -21,6 +21,7 @@ from .registry import RegistrySpec
 from .routing import RoutingSpec
 from .serving import EndpointSpec
 from .target import Target
+from .teams import PlatformReference, TeamSpec
 from .training import TrainingSpec
 from .types import Dns1123Label, ImageRef, ShortName, SpecModel, repeated_names
 
@@ -71,6 +72,16 @@ class StackSpec(SpecModel):
         default=None,
         description="Prometheus, Grafana, alerts, inference logging and drift monitors.",
     )
+    teams: list[TeamSpec] = Field(
+        default_factory=list,
+        description="Teams that deploy their own endpoints from their own stacks, each in a "
+        "namespace this stack makes for it (docs/teams.md).",
+    )
+    platform: PlatformReference | None = Field(
+        default=None,
+        description="Makes this a team's stack: its endpoints go into a team's namespace of "
+        "this platform stack and use its registry and Gateway (docs/teams.md).",
+    )
     runtime_image: ImageRef = Field(
         default=versions.RUNTIME_IMAGE,
         description="The stack's workload image (trainer, serving runtimes, Feast). Not "
@@ -85,8 +96,8 @@ class StackSpec(SpecModel):
         """On a kind target nothing else serves the Gateway API: unless the spec says
         otherwise, the stack installs Envoy Gateway and creates a Gateway of class `eg`, so
         the default URLs work."""
-        if not isinstance(data, dict):
-            return data
+        if not isinstance(data, dict) or data.get("platform") is not None:
+            return data  # a team's stack attaches to its platform's Gateway
         target, routing = data.get("target"), data.get("routing")
         routing = {} if routing is None else routing
         kind = target.get("kind") if isinstance(target, dict) else getattr(target, "kind", None)
@@ -121,6 +132,67 @@ class StackSpec(SpecModel):
             raise ValueError(
                 f"endpoints {', '.join(canaries)} have a canary, which needs routing.mode "
                 "'gateway' (a classic Ingress has no weighted backends or mirroring)"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _teams_have_namespaces_of_their_own(self) -> StackSpec:
+        repeated = repeated_names([team.name for team in self.teams])
+        if repeated:
+            raise ValueError(f"team names must be unique; repeated: {', '.join(repeated)}")
+        taken = {self.namespace: "the stack's namespace"}
+        if self.training is not None:
+            taken[self.training_namespace] = "the training namespace"
+        if self.monitoring is not None:
+            taken[self.monitoring_namespace] = "the monitoring namespace"
+        for index, team in enumerate(self.teams):
+            namespace = self.team_namespace(team)
+            if namespace in taken:
+                raise ValueError(
+                    f"teams[{index}] ({team.name}) would use namespace {namespace!r}, which is "
+                    f"{taken[namespace]}: give it a namespace of its own"
+                )
+            taken[namespace] = f"team {team.name}'s"
+        if self.teams and not self.registry.enabled:
+            raise ValueError("teams serve models from this stack's registry: enable `registry`")
+        if self.teams and self.platform is not None:
+            raise ValueError("a team's stack (with `platform`) cannot have `teams` of its own")
+        return self
+
+    @model_validator(mode="after")
+    def _a_team_stack_uses_its_platform(self) -> StackSpec:
+        if self.platform is None:
+            return self
+        where = f"a team's stack (platform {self.platform.stack!r})"
+        owned = [
+            key
+            for key in ("registry", "feature_store", "monitoring", "training")
+            if key in self.model_fields_set
+        ]
+        if owned:
+            raise ValueError(
+                f"{where} uses the platform's registry and services and has no "
+                f"{', '.join(owned)} of its own: remove {', '.join(owned)}"
+                + (
+                    " (training jobs in a team's stack are not built yet: README lists them)"
+                    if "training" in owned
+                    else ""
+                )
+            )
+        if self.target.kind == "aws":
+            raise ValueError(f"{where} on an AWS target is not built yet: use a kubernetes target")
+        if "namespace" not in self.model_fields_set:
+            raise ValueError(
+                f"{where} deploys into its team's namespace: set `namespace` to the platform "
+                f"stack's `teams.{self.platform.team}.namespace` output"
+            )
+        if self.routing.mode == "gateway" and (
+            self.routing.gateway_class is not None or self.routing.gateway_namespace is None
+        ):
+            raise ValueError(
+                f"{where} attaches its routes to the platform's Gateway: set "
+                "routing.gateway_namespace (and gateway_name) to the platform stack's "
+                f"`teams.{self.platform.team}.gateway` output, and no routing.gateway_class"
             )
         return self
 
@@ -233,6 +305,21 @@ class StackSpec(SpecModel):
         """Namespace of the training pods: `training.namespace` or `<namespace>-training`."""
         configured = self.training.namespace if self.training else None
         return configured or f"{self.namespace}-training"[:63].rstrip("-")
+
+    def team_namespace(self, team: TeamSpec) -> str:
+        """A team's namespace: `team.namespace` or `<namespace>-<team name>`."""
+        return team.namespace or f"{self.namespace}-{team.name}"[:63].rstrip("-")
+
+    @property
+    def route_namespaces(self) -> list[str]:
+        """Namespaces whose routes the stack's Gateway accepts: its own and each team's."""
+        return [self.namespace, *(self.team_namespace(team) for team in self.teams)]
+
+    @property
+    def deploys_registry(self) -> bool:
+        """Whether this stack runs a registry of its own (a team's stack uses its
+        platform's)."""
+        return self.registry.enabled and self.platform is None
 
     @property
     def defaults(self) -> ProfileDefaults:

@@ -12,7 +12,7 @@ import asyncio
 import contextlib
 import hashlib
 import ipaddress
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -54,12 +54,21 @@ class Registration:
     aliases: list[str] = field(default_factory=list)
 
 
+STACK_REFERENCE = "pulumi:pulumi:StackReference"
+
+
 class RealisticMocks(pulumi.runtime.Mocks):
-    """Provider-like outputs, deterministic for the same program."""
+    """Provider-like outputs, deterministic for the same program. A `StackReference` reads
+    `stack_outputs[<stack name>]`, what `pulumi stack output --json` shows of that stack."""
+
+    def __init__(self, stack_outputs: Mapping[str, Mapping[str, Any]] | None = None) -> None:
+        self.stack_outputs = dict(stack_outputs or {})
 
     def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict[str, Any]]:
         outputs = dict(args.inputs)
         resource_id = f"{args.name}-{digest(args.typ, args.name)}"
+        if args.typ == STACK_REFERENCE:
+            return self._stack_reference(outputs["name"])
         if args.typ.startswith("kubernetes:") and "metadata" in outputs:
             outputs = _kubernetes_outputs(args.typ, args.name, outputs)
             meta = outputs["metadata"]
@@ -82,6 +91,17 @@ class RealisticMocks(pulumi.runtime.Mocks):
 
             resource_id, outputs = aws_mocks.built_image(args.name, outputs)
         return resource_id, outputs
+
+    def _stack_reference(self, stack: str) -> tuple[str, dict[str, Any]]:
+        if stack not in self.stack_outputs:
+            given = ", ".join(sorted(self.stack_outputs)) or "none"
+            raise LookupError(
+                f"the program reads stack {stack!r} through a StackReference, and its outputs "
+                f"were not given (given: {given}); pass them as `pulumi stack output --json` "
+                f"shows them (synth's stack_outputs, or --stack-outputs {stack}=FILE)"
+            )
+        outputs = dict(self.stack_outputs[stack])
+        return stack, {"name": stack, "outputs": outputs, "secretOutputNames": []}
 
     def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict[str, Any], list[Any]]:
         if args.token.startswith("aws:"):

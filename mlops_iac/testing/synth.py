@@ -168,14 +168,17 @@ def synth(
     stack: str = "test",
     config: Mapping[str, Any] | None = None,
     secret_keys: Iterable[str] = (),
+    stack_outputs: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> SynthResult:
     """Run `program` under recording mocks (no CLI, cluster or cloud); return all it declared.
 
     `config` is flat Pulumi config (`{"mlops:target": {...}}`); structured values may be given
-    as Python objects. The program runs in a fresh thread, so every call starts clean.
-    Raises `DuplicateObjectError` when two resources declare one Kubernetes object.
+    as Python objects. `stack_outputs` are the outputs of the stacks the program reads with a
+    `StackReference`, by stack name. The program runs in a fresh thread, so every call
+    starts clean. Raises `DuplicateObjectError` when two resources declare one Kubernetes
+    object.
     """
-    monitor = RecordingMonitor(RealisticMocks())
+    monitor = RecordingMonitor(RealisticMocks(stack_outputs))
     flat = {key: _config_text(value) for key, value in (config or {}).items()}
     failure: list[BaseException] = []
 
@@ -201,18 +204,26 @@ def synth(
 
 
 def synth_project(
-    directory: str | Path, stack: str, overrides: Mapping[str, Any] | None = None
+    directory: str | Path,
+    stack: str,
+    overrides: Mapping[str, Any] | None = None,
+    stack_outputs: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> SynthResult:
     """Synthesize the Pulumi project in `directory` with `Pulumi.<stack>.yaml` (and its
-    project defaults), each key of `overrides` replacing that config value (errors as
-    `synth`'s)."""
+    project defaults), each key of `overrides` replacing that config value (errors and
+    `stack_outputs` as `synth`'s)."""
     from mlops_iac.program import PulumiProject
 
     project = PulumiProject.load(Path(directory))
     config, secret_keys = project.config(stack)
     config.update(overrides or {})
     return synth(
-        project.run, project=project.name, stack=stack, config=config, secret_keys=secret_keys
+        project.run,
+        project=project.name,
+        stack=stack,
+        config=config,
+        secret_keys=secret_keys,
+        stack_outputs=stack_outputs,
     )
 
 

@@ -154,6 +154,7 @@ class AwsPlatform(StackNamespaceMixin, pulumi.ComponentResource):
                     in_namespace, pulumi.ResourceOptions(depends_on=implementation)
                 ),
                 offloaded_https=target.certificate_arn is not None,
+                route_namespaces=spec.route_namespaces,
             )
             if target.certificate_arn is not None:
                 https_redirect(

@@ -5,6 +5,7 @@ Network Load Balancer); and the stack's Gateway."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -14,7 +15,7 @@ import pulumi_kubernetes as k8s
 from mlops_iac import charts, versions
 from mlops_iac.k8s import pods
 from mlops_iac.k8s.apis import ClusterApis
-from mlops_iac.k8s.network import NAMESPACE_NAME_LABEL
+from mlops_iac.k8s.network import NAMESPACE_NAME_LABEL, namespaces_selector
 from mlops_iac.spec import RoutingSpec
 
 CONTROLLER_NAME = "gateway.envoyproxy.io/gatewayclass-controller"
@@ -138,12 +139,18 @@ def create_gateway(
     apis: ClusterApis,
     opts: pulumi.ResourceOptions,
     offloaded_https: bool = False,
+    route_namespaces: Sequence[str] = (),
 ) -> k8s.apiextensions.CustomResource:
     """The stack's Gateway `routing.gateway_name` with an HTTP listener on port 80 for
-    routes of its own namespace. With `offloaded_https`, a listener on 443 takes those routes
-    instead (plain HTTP: the load balancer in front ends TLS) and port 80 admits only the
-    proxy namespace's routes: the redirect to https (`https_redirect`)."""
-    same = {"namespaces": {"from": "Same"}}
+    routes of its own namespace (and of `route_namespaces`: the teams'). With
+    `offloaded_https`, a listener on 443 takes those routes instead (plain HTTP: the load
+    balancer in front ends TLS) and port 80 admits only the proxy namespace's routes: the
+    redirect to https (`https_redirect`)."""
+    same: dict[str, Any] = {"namespaces": {"from": "Same"}}
+    if set(route_namespaces) - {namespace}:
+        same = {
+            "namespaces": {"from": "Selector", "selector": namespaces_selector(route_namespaces)}
+        }
     listeners = [{"name": "http", "protocol": "HTTP", "port": 80, "allowedRoutes": same}]
     if offloaded_https:
         proxy_only = {

@@ -45,7 +45,7 @@ class KubernetesPlatform(StackNamespaceMixin, pulumi.ComponentResource):
         self._spec = spec
         self._target = target
         self.provider = k8s.Provider(
-            f"{name}-provider", opts=pulumi.ResourceOptions(parent=self), **_provider_args(target)
+            f"{name}-provider", opts=pulumi.ResourceOptions(parent=self), **provider_args(target)
         )
         scoped = pulumi.ResourceOptions(parent=self, provider=self.provider)
         labels = pods.labels("mlops-iac", "platform", spec.name)
@@ -76,6 +76,7 @@ class KubernetesPlatform(StackNamespaceMixin, pulumi.ComponentResource):
                 opts=pulumi.ResourceOptions.merge(
                     in_namespace, pulumi.ResourceOptions(depends_on=implementation)
                 ),
+                route_namespaces=spec.route_namespaces,
             )
         self._children = in_namespace
         self._postgres: InClusterPostgres | None = None
@@ -167,7 +168,8 @@ class KubernetesPlatform(StackNamespaceMixin, pulumi.ComponentResource):
         return {}
 
 
-def _provider_args(target: KindTarget | KubernetesTarget) -> dict[str, str]:
+def provider_args(target: KindTarget | KubernetesTarget) -> dict[str, str]:
+    """The provider's kubeconfig and context for a kind or an existing cluster."""
     if isinstance(target, KindTarget):
         return {"context": target.context}
     args = {}
