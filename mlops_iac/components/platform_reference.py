@@ -42,7 +42,7 @@ def team_entry(teams: Mapping[str, Any] | None, spec: StackSpec) -> dict[str, An
     if entry.get("namespace") != spec.namespace:
         raise SpecError.single(
             f"{CONFIG_NAMESPACE}:namespace",
-            f"team {platform.team!r}'s namespace on the platform is {entry.get('namespace')!r}: "
+            f"the platform gives team {platform.team} the namespace {entry.get('namespace')!r}: "
             "a team's stack deploys there and nowhere else",
             spec.namespace,
         )

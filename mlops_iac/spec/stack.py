@@ -149,7 +149,7 @@ class StackSpec(SpecModel):
             namespace = self.team_namespace(team)
             if namespace in taken:
                 raise ValueError(
-                    f"teams[{index}] ({team.name}) would use namespace {namespace!r}, which is "
+                    f"teams[{index}]: team {team.name} would use namespace {namespace!r}, which is "
                     f"{taken[namespace]}: give it a namespace of its own"
                 )
             taken[namespace] = f"team {team.name}'s"

@@ -228,14 +228,10 @@ def synth_project(
 
 
 def _close_loop(loop: asyncio.AbstractEventLoop) -> None:
-    """Cancel what the program left pending and close its loop now, not in the collector
-    (which may run at interpreter exit, after the loop's self-pipe is gone)."""
-    pending = [task for task in asyncio.all_tasks(loop) if not task.done()]
-    for task in pending:
-        task.cancel()
-    if pending:
-        loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
-    loop.run_until_complete(loop.shutdown_asyncgens())
+    """Close the program's loop now, not in the collector (which may run at interpreter exit,
+    after the loop's self-pipe is gone). What the program left pending is not run to its
+    cancellation: on Python 3.11.7, resuming tasks the SDK's `_sync_await` pumped by hand
+    leaves the interpreter's recursion counter off (a later `compile` raises SystemError)."""
     asyncio.set_event_loop(None)
     loop.close()
 
