@@ -123,5 +123,12 @@ def test_yaml_snippet(block: Block, tmp_path: Path) -> None:
     shutil.copy(REPO_ROOT / "stacks" / "__main__.py", tmp_path / "stacks" / "__main__.py")
     (tmp_path / "examples").symlink_to(REPO_ROOT / "examples", target_is_directory=True)
     (tmp_path / "Pulumi.snippet.yaml").write_text(block.code)
-    result = synth_project(tmp_path, "snippet")
-    assert result.manifests_of("Namespace"), f"{block.where}: synthesized no namespace"
+    platform = data["config"].get("mlops:platform")
+    if platform is None:
+        result = synth_project(tmp_path, "snippet")
+        assert result.manifests_of("Namespace"), f"{block.where}: synthesized no namespace"
+        return
+    # A team's stack: its platform is the teams example's (docs/teams.md shows both).
+    made = synth_project(REPO_ROOT / "examples" / "teams" / "platform", "dev")
+    result = synth_project(tmp_path, "snippet", stack_outputs={platform["stack"]: made.outputs})
+    assert result.manifests_of("Deployment"), f"{block.where}: synthesized no endpoint"
