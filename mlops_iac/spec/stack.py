@@ -118,6 +118,14 @@ class StackSpec(SpecModel):
             raise ValueError(f"endpoint names must be unique; repeated: {', '.join(repeated)}")
         return endpoints
 
+    @field_validator("teams")
+    @classmethod
+    def _unique_team_names(cls, teams: list[TeamSpec]) -> list[TeamSpec]:
+        repeated = repeated_names([team.name for team in teams])
+        if repeated:
+            raise ValueError(f"team names must be unique; repeated: {', '.join(repeated)}")
+        return teams
+
     @model_validator(mode="after")
     def _serving_needs_what_it_uses(self) -> StackSpec:
         if self.serving and not self.registry.enabled:
@@ -137,9 +145,6 @@ class StackSpec(SpecModel):
 
     @model_validator(mode="after")
     def _teams_have_namespaces_of_their_own(self) -> StackSpec:
-        repeated = repeated_names([team.name for team in self.teams])
-        if repeated:
-            raise ValueError(f"team names must be unique; repeated: {', '.join(repeated)}")
         taken = {self.namespace: "the stack's namespace"}
         if self.training is not None:
             taken[self.training_namespace] = "the training namespace"
