@@ -67,6 +67,11 @@ class MLOpsStackArgs(TypedDict):
     """Feast (FeatureStoreSpec): `repo`, `materialize`, `server`, ..."""
     monitoring: NotRequired[dict[str, Any]]
     """Monitoring (MonitoringSpec): `prometheus`, `grafana`, `alerts`, `drift`, ..."""
+    teams: NotRequired[list[dict[str, Any]]]
+    """Teams this platform stack makes namespaces for (TeamSpec each): `name`, `group`,
+    `quota`, ... (docs/teams.md)."""
+    platform: NotRequired[dict[str, Any]]
+    """Makes this a team's stack (PlatformReference): `stack`, `team` (docs/teams.md)."""
 
 
 class ModelRegistryArgs(TypedDict):

@@ -59,7 +59,15 @@ class MLOpsStack(pulumi.ComponentResource):
         self, name: str, args: MLOpsStackArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
         super().__init__(_token("MLOpsStack"), name, {}, opts)
-        sections = ("registry", "serving", "training", "feature_store", "monitoring")
+        sections = (
+            "registry",
+            "serving",
+            "training",
+            "feature_store",
+            "monitoring",
+            "teams",
+            "platform",
+        )
         spec = to_spec(name, args, {key: args.get(key) for key in sections})
         inner = stack_component.MLOpsStack(name, spec, pulumi.ResourceOptions(parent=self))
         self.namespace = pulumi.Output.from_input(spec.namespace)

@@ -134,3 +134,19 @@ def test_the_yaml_consumer_uses_only_properties_of_the_schema(schema):
         assert set(spec["requiredInputs"]) <= set(properties)
         stack_type = schema["types"]["mlops:index:StackArgs"]
         assert set(properties["stack"]) <= set(stack_type["properties"])
+
+
+def test_teams_from_another_language_build_what_the_python_api_builds():
+    from mlops_iac.components.stack import MLOpsStack
+
+    teams = [{"name": "churn", "quota": {"cpu": "2", "memory": "4Gi"}}]
+    args = {"stack": {"target": {"kind": "kubernetes"}}, "teams": teams}
+    through_host = synth(
+        lambda: provider().construct("platform", "mlops:index:MLOpsStack", args, None),
+        stack="dev",
+    )
+    spec = StackSpec.load({"name": "platform", "target": {"kind": "kubernetes"}, "teams": teams})
+    python_api = synth(lambda: MLOpsStack("platform", spec), stack="dev")
+
+    assert manifests_of(through_host) == manifests_of(python_api)
+    assert through_host.manifest("RoleBinding", "mlops-team", "mlops-churn")
