@@ -175,7 +175,7 @@ class Monitoring(pulumi.ComponentResource):
             name="metrics-from-monitoring",
             namespace=platform.namespace,
             labels=labels,
-            spec=_scrape_policy(namespace, metrics_ports(spec)),
+            spec=scrape_policy(namespace, metrics_ports(spec)),
             opts=platform.child_options(self),
         )
         grafana_service = f"{RELEASE}-grafana"
@@ -331,7 +331,7 @@ def metrics_ports(spec: StackSpec) -> list[int]:
     return sorted({spec.registry.port, feast_config.METRICS_PORT, METRICS_PORT})
 
 
-def _scrape_policy(monitoring_namespace: str, ports: list[int]) -> dict[str, Any]:
+def scrape_policy(monitoring_namespace: str, ports: list[int]) -> dict[str, Any]:
     """Prometheus (in the monitoring namespace) may reach the metrics ports of every pod of
     the stack's namespace, and nothing else from there."""
     return {

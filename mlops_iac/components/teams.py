@@ -12,7 +12,9 @@ from typing import Any
 import pulumi
 import pulumi_kubernetes as k8s
 
+from mlops_iac.components.monitoring import scrape_policy
 from mlops_iac.components.registry import ModelRegistry
+from mlops_iac.components.serving_runtime import METRICS_PORT
 from mlops_iac.k8s import pods, resources
 from mlops_iac.platforms.base import ClientNamespace, Platform
 from mlops_iac.spec import StackSpec, TeamQuota, TeamSpec
@@ -72,8 +74,9 @@ def team_quota_hard(quota: TeamQuota) -> dict[str, str]:
 
 class TeamNamespace(pulumi.ComponentResource):
     """A team's namespace (Pod Security `restricted`, default-deny network, ResourceQuota),
-    the `mlops-team` Role bound to the team's group, and the network path from its endpoint
-    pods to the platform's registry.
+    the `mlops-team` Role bound to the team's group, the network path from its endpoint
+    pods to the platform's registry and, with monitoring, Prometheus's path to their
+    metrics port.
 
     Outputs: `reference`, what the team's stack reads through its `StackReference`: the
     namespace, the group, the registry's in-cluster tracking URI and the Gateway its routes
@@ -130,6 +133,17 @@ class TeamNamespace(pulumi.ComponentResource):
             client_labels=SERVING_CLIENT_LABELS,
             opts=child,
         )
+        if stack.monitoring is not None:
+            # The team's endpoints' ServiceMonitors (`service_monitor: true`) are picked up
+            # by the platform's Prometheus, which watches every namespace; this opens the path.
+            resources.network_policy(
+                f"{name}-scrape",
+                name="metrics-from-monitoring",
+                namespace=namespace,
+                labels=labels,
+                spec=scrape_policy(stack.monitoring_namespace, [METRICS_PORT]),
+                opts=inside,
+            )
         routing = stack.routing
         self.reference = pulumi.Output.from_input(
             {

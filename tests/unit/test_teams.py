@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from mlops_iac.components.platform_reference import team_entry
+from mlops_iac.components.serving_runtime import METRICS_PORT
 from mlops_iac.components.stack import MLOpsStack
 from mlops_iac.components.teams import SERVING_CLIENT_LABELS, TEAM_ROLE, team_rules
 from mlops_iac.spec import SpecError, StackSpec
@@ -247,3 +248,31 @@ def test_team_entry_is_checked_before_anything_reads_it() -> None:
 def test_a_team_s_synth_without_its_platform_s_outputs_says_how_to_give_them() -> None:
     with pytest.raises(LookupError, match="--stack-outputs organization/platform/dev=FILE"):
         synth_spec(TEAM)
+
+
+def test_with_monitoring_prometheus_may_scrape_the_team_s_model_servers_and_only_that() -> None:
+    monitored = synth_spec({**PLATFORM, "monitoring": {}})
+    policy = monitored.manifest("NetworkPolicy", "metrics-from-monitoring", "mlops-churn")
+
+    assert policy["spec"]["ingress"] == [
+        {
+            "from": [
+                {
+                    "namespaceSelector": {
+                        "matchLabels": {"kubernetes.io/metadata.name": "mlops-monitoring"}
+                    }
+                }
+            ],
+            "ports": [{"protocol": "TCP", "port": METRICS_PORT}],
+        }
+    ]
+
+
+def test_without_monitoring_nothing_may_scrape_a_team_s_namespace(platform: SynthResult) -> None:
+    team_policies = [
+        m["metadata"]["name"]
+        for m in platform.manifests
+        if m["kind"] == "NetworkPolicy" and m["metadata"].get("namespace") == "mlops-churn"
+    ]
+
+    assert "metrics-from-monitoring" not in team_policies
