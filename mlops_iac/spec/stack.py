@@ -297,7 +297,7 @@ class StackSpec(SpecModel):
     def monitoring_namespace(self) -> str:
         """Namespace of the monitoring stack: `monitoring.namespace` or `<namespace>-monitoring`."""
         configured = self.monitoring.namespace if self.monitoring else None
-        return configured or f"{self.namespace}-monitoring"[:63].rstrip("-")
+        return configured or self._namespace_beside("monitoring")
 
     @property
     def feast_project(self) -> str:
@@ -309,11 +309,15 @@ class StackSpec(SpecModel):
     def training_namespace(self) -> str:
         """Namespace of the training pods: `training.namespace` or `<namespace>-training`."""
         configured = self.training.namespace if self.training else None
-        return configured or f"{self.namespace}-training"[:63].rstrip("-")
+        return configured or self._namespace_beside("training")
+
+    def _namespace_beside(self, suffix: str) -> str:
+        """`<namespace>-<suffix>`, cut to a namespace name's 63 characters."""
+        return f"{self.namespace}-{suffix}"[:63].rstrip("-")
 
     def team_namespace(self, team: TeamSpec) -> str:
         """A team's namespace: `team.namespace` or `<namespace>-<team name>`."""
-        return team.namespace or f"{self.namespace}-{team.name}"[:63].rstrip("-")
+        return team.namespace or self._namespace_beside(team.name)
 
     @property
     def route_namespaces(self) -> list[str]:

@@ -33,13 +33,13 @@ TEAM = {
 CLUSTER_SCOPED = {"Namespace", "ClusterRole", "ClusterRoleBinding", "CustomResourceDefinition"}
 
 
-def synth_spec(data: dict[str, Any], **stack_outputs: Any) -> SynthResult:
+def synth_spec(data: dict[str, Any], outputs: dict[str, Any] | None = None) -> SynthResult:
     spec = StackSpec.load(data)
     return synth(
         lambda: MLOpsStack(spec.name, spec).export(),
         project=spec.name,
         stack="dev",
-        stack_outputs=stack_outputs.get("outputs"),
+        stack_outputs=outputs,
     )
 
 

@@ -146,12 +146,12 @@ def create_gateway(
     `offloaded_https`, a listener on 443 takes those routes instead (plain HTTP: the load
     balancer in front ends TLS) and port 80 admits only the proxy namespace's routes: the
     redirect to https (`https_redirect`)."""
-    same: dict[str, Any] = {"namespaces": {"from": "Same"}}
+    own_routes: dict[str, Any] = {"namespaces": {"from": "Same"}}
     if set(route_namespaces) - {namespace}:
-        same = {
+        own_routes = {
             "namespaces": {"from": "Selector", "selector": namespaces_selector(route_namespaces)}
         }
-    listeners = [{"name": "http", "protocol": "HTTP", "port": 80, "allowedRoutes": same}]
+    listeners = [{"name": "http", "protocol": "HTTP", "port": 80, "allowedRoutes": own_routes}]
     if offloaded_https:
         proxy_only = {
             "from": "Selector",
@@ -163,7 +163,7 @@ def create_gateway(
                 "name": "https",
                 "protocol": "HTTP",
                 "port": OFFLOADED_HTTPS_PORT,
-                "allowedRoutes": same,
+                "allowedRoutes": own_routes,
             }
         )
     return apis.custom_resource(
