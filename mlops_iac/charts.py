@@ -88,6 +88,9 @@ CLUSTER_AUTOSCALER = PinnedChart(
     versions.CLUSTER_AUTOSCALER_CHART_VERSION,
     versions.CLUSTER_AUTOSCALER_REPO,
 )
+ARGO_ROLLOUTS = PinnedChart(
+    versions.ARGO_ROLLOUTS_CHART, versions.ARGO_ROLLOUTS_CHART_VERSION, versions.ARGO_HELM_REPO
+)
 ALL = (
     KUBE_PROMETHEUS_STACK,
     PUSHGATEWAY,
@@ -95,5 +98,6 @@ ALL = (
     KUEUE,
     NVIDIA_DEVICE_PLUGIN,
     CLUSTER_AUTOSCALER,
+    ARGO_ROLLOUTS,
 )
 """Every chart a stack can install."""

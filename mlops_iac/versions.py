@@ -139,3 +139,24 @@ PULUMI_POLICY_VERSION = "1.21.0"
 newest there on 2026-12-02). It pins protobuf ~5.29, while MLflow's and Pulumi's own
 OpenTelemetry dependencies take protobuf 6, so the pack gets a venv of its own (its protobuf 6
 support, pulumi/pulumi-policy#454, is merged but not released)."""
+
+ARGO_ROLLOUTS_VERSION = "v1.10.2"
+ARGO_ROLLOUTS_CHART = "argo-rollouts"
+ARGO_ROLLOUTS_CHART_VERSION = "2.41.0"
+ARGO_HELM_REPO = "https://argoproj.github.io/argo-helm"
+"""Argo Rollouts, the progressive-delivery controller that runs endpoints with a `rollout`.
+The controller is v1.10.2 (released 2026-11-03; the Go module proxy serves the tag), the
+version the control-plane tier builds and runs. The chart is argo-helm's newest release
+seen (tag `argo-rollouts-2.41.0` in a mirror of github.com/argoproj/argo-helm, 2026-07-02,
+appVersion v1.9.0): no chart for v1.10.2 was found, so the stack sets the chart's
+`controller.image.tag` to v1.10.2. Values keys from that tag's values.yaml."""
+ROLLOUTS_GATEWAY_PLUGIN_VERSION = "v0.15.0"
+ROLLOUTS_GATEWAY_PLUGIN_URL = (
+    "https://github.com/argoproj-labs/rollouts-plugin-trafficrouter-gatewayapi/releases/"
+    f"download/{ROLLOUTS_GATEWAY_PLUGIN_VERSION}/gatewayapi-plugin-linux-{{arch}}"
+)
+"""Argo Rollouts' Gateway API traffic-router plugin, which the controller downloads at start
+(`trafficRouterPlugins` in its config). Asset names from the v0.15.0 release workflow
+(.github/workflows/release.yaml: linux-amd64, linux-arm64). Upstream publishes no checksum
+file and none could be confirmed here, so no `sha256` is pinned (the controller then does
+not check one); the control-plane tier builds v0.15.0 from source."""

@@ -348,7 +348,22 @@ def scrape_policy(monitoring_namespace: str, ports: list[int]) -> dict[str, Any]
 
 def _drift_egress(spec: StackSpec, match: dict[str, str]) -> dict[str, Any]:
     """Drift pods may push to the Pushgateway and call the Kubernetes API server, nothing
-    else.
+    else (api_server_rule)."""
+    return {
+        "podSelector": {"matchLabels": match},
+        "policyTypes": ["Egress"],
+        "egress": [
+            {
+                "to": [network.namespace_peer(spec.monitoring_namespace)],
+                "ports": [{"protocol": "TCP", "port": monitoring_values.PUSHGATEWAY_PORT}],
+            },
+            api_server_rule(spec),
+        ],
+    }
+
+
+def api_server_rule(spec: StackSpec) -> dict[str, Any]:
+    """An egress rule to the Kubernetes API server.
 
     The API server is no pod, so it is allowed by address. Most CNIs (kindnet, Calico,
     Cilium) enforce NetworkPolicies on the connection after the `kubernetes` Service's
@@ -371,16 +386,6 @@ def _drift_egress(spec: StackSpec, match: dict[str, str]) -> dict[str, Any]:
     else:
         cidrs, ports = list(target.api_server.cidrs), list(target.api_server.ports)
     return {
-        "podSelector": {"matchLabels": match},
-        "policyTypes": ["Egress"],
-        "egress": [
-            {
-                "to": [network.namespace_peer(spec.monitoring_namespace)],
-                "ports": [{"protocol": "TCP", "port": monitoring_values.PUSHGATEWAY_PORT}],
-            },
-            {
-                "to": [{"ipBlock": {"cidr": cidr}} for cidr in cidrs],
-                "ports": [{"protocol": "TCP", "port": port} for port in ports],
-            },
-        ],
+        "to": [{"ipBlock": {"cidr": cidr}} for cidr in cidrs],
+        "ports": [{"protocol": "TCP", "port": port} for port in ports],
     }

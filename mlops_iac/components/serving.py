@@ -11,6 +11,20 @@ from mlops_iac import versions
 from mlops_iac.components.feature_store import FeatureStore
 from mlops_iac.components.platform_reference import RegistryReference
 from mlops_iac.components.registry import ModelRegistry
+from mlops_iac.components.rollout_specs import (
+    IGNORED_DEPLOYMENT_FIELDS,
+    IGNORED_ROUTE_FIELDS,
+    IGNORED_SERVICE_FIELDS,
+    MODEL_VERSION_ANNOTATION,
+    MODEL_VERSION_ENV,
+    POD_HASH_LABEL,
+    ROLLOUT_API,
+    analysis_template_name,
+    analysis_template_spec,
+    canary_service_name,
+    metrics_service_name,
+    rollout_spec,
+)
 from mlops_iac.components.routes import (
     create_route,
     external_url,
@@ -43,6 +57,9 @@ the builtin server too, but KServe's Service has no metrics port."""
 KSERVE_PREDICTOR_PORT = 80
 """KServe's `<name>-predictor` Service port in Standard mode."""
 AWAIT_PODS_CREATED = {"pulumi.com/waitFor": "jsonpath={.status.updatedReplicas}"}
+AWAIT_SEEN = {"pulumi.com/waitFor": "jsonpath={.status.observedGeneration}"}
+"""What `pulumi up` waits for on a rolled endpoint's Deployment, which has no pods of its own
+(the Rollout runs them): that the Deployment controller has seen it."""
 """What `pulumi up` waits for on an endpoint's Deployments (stable and challenger): that the
 Deployment controller has seen this spec and the API server admitted at least one pod of it,
 not that the pods are ready.
@@ -153,7 +170,7 @@ class ServingEndpoint(pulumi.ComponentResource):
 
         expose = endpoint.ingress if endpoint.ingress and endpoint.ingress.enabled else None
         host = None
-        if expose is not None or canary is not None:
+        if expose is not None or canary is not None or endpoint.rollout is not None:
             host = route_host(expose or ExposeSpec(), stack.routing, service)
             self._route(name, service, challenger, host)
 
@@ -188,13 +205,14 @@ class ServingEndpoint(pulumi.ComponentResource):
         else:
             replicas = endpoint.canary.replicas if endpoint.canary else 1
         floor = autoscaling.min if autoscaling else replicas
+        rollout = endpoint.rollout if stable else None
         template_metadata: dict[str, Any] = {"labels": labels}
         if endpoint.model_revision:
             template_metadata["annotations"] = {MODEL_REVISION_ANNOTATION: endpoint.model_revision}
         pod_spec: dict[str, Any] = {
             "automountServiceAccountToken": False,
             "securityContext": pods.pod_security_context(versions.RUNTIME_UID),
-            **self._containers(model_uri),
+            **self._containers(model_uri, pinned=rollout is not None),
         }
         if self._features is not None:
             for container in pod_spec["containers"]:
@@ -225,6 +243,12 @@ class ServingEndpoint(pulumi.ComponentResource):
             self._inference_service(
                 name, metadata, template_metadata, pod_spec, replicas, autoscaling
             )
+        elif rollout is not None:
+            self._deployment(name, metadata, match, template_metadata, pod_spec, 0, pinned=True)
+            self._rolled_services(name, metadata, match)
+            self._rollout(name, metadata, match, None if autoscaling else replicas)
+            if autoscaling is not None:
+                self._autoscaler(name, metadata, autoscaling, ROLLOUT_API, "Rollout")
         else:
             self._deployment(
                 name,
@@ -249,11 +273,20 @@ class ServingEndpoint(pulumi.ComponentResource):
         template_metadata: dict[str, Any],
         pod_spec: dict[str, Any],
         replicas: int | None,
+        *,
+        pinned: bool = False,
     ) -> None:
         """`replicas` None leaves the count to an autoscaler (or every update would reset
         the scale it chose). `up` waits for the pods to exist, not to be ready
-        (AWAIT_PODS_CREATED)."""
-        metadata = {**metadata, "annotations": dict(AWAIT_PODS_CREATED)}
+        (AWAIT_PODS_CREATED). `pinned`: the pod template of a Rollout, at 0 replicas, whose
+        model-version annotation belongs to the promotion watcher."""
+        await_ = AWAIT_SEEN if pinned else AWAIT_PODS_CREATED
+        metadata = {**metadata, "annotations": dict(await_)}
+        opts = self._child
+        if pinned:
+            opts = pulumi.ResourceOptions.merge(
+                opts, pulumi.ResourceOptions(ignore_changes=IGNORED_DEPLOYMENT_FIELDS)
+            )
         deployment_spec: dict[str, Any] = {
             "selector": {"matchLabels": match},
             "strategy": pods.ZERO_DOWNTIME_ROLLOUT,
@@ -262,14 +295,16 @@ class ServingEndpoint(pulumi.ComponentResource):
         if replicas is not None:
             deployment_spec["replicas"] = replicas
         k8s.apps.v1.Deployment(
-            f"{name}-deployment", metadata=metadata, spec=deployment_spec, opts=self._child
+            f"{name}-deployment", metadata=metadata, spec=deployment_spec, opts=opts
         )
 
-    def _service(self, name: str, metadata: dict[str, Any], match: dict[str, str]) -> None:
-        endpoint = self._endpoint
+    def _http_port(self) -> dict[str, Any]:
         target = "logged" if self._log is not None else "http"
-        ports = [{"name": "http", "port": endpoint.port, "targetPort": target}]
-        if endpoint.runtime in METRICS_RUNTIMES:
+        return {"name": "http", "port": self._endpoint.port, "targetPort": target}
+
+    def _service(self, name: str, metadata: dict[str, Any], match: dict[str, str]) -> None:
+        ports = [self._http_port()]
+        if self._endpoint.runtime in METRICS_RUNTIMES:
             ports.append({"name": "metrics", "port": METRICS_PORT, "targetPort": "metrics"})
         k8s.core.v1.Service(
             f"{name}-service",
@@ -286,16 +321,101 @@ class ServingEndpoint(pulumi.ComponentResource):
                 opts=self._child,
             )
 
+    def _rolled_services(self, name: str, metadata: dict[str, Any], match: dict[str, str]) -> None:
+        """A rolled endpoint's Services: the stable one (the endpoint's name) and the canary
+        one, whose selectors Argo Rollouts narrows to one revision's pods (Pulumi ignores
+        that key), and a headless one over every pod that Prometheus scrapes, each series
+        labelled with its pod's revision (the analysis selects the new one by it)."""
+        service = metadata["name"]
+        ignore_hash = pulumi.ResourceOptions.merge(
+            self._child, pulumi.ResourceOptions(ignore_changes=IGNORED_SERVICE_FIELDS)
+        )
+        for pulumi_name, service_name in (
+            (f"{name}-service", service),
+            (f"{name}-canary-service", canary_service_name(service)),
+        ):
+            k8s.core.v1.Service(
+                pulumi_name,
+                metadata={**metadata, "name": service_name},
+                spec={"selector": match, "ports": [self._http_port()]},
+                opts=ignore_hash,
+            )
+        scraped = {**metadata["labels"], "mlops-iac.dev/metrics": "true"}
+        k8s.core.v1.Service(
+            f"{name}-metrics-service",
+            metadata={**metadata, "name": metrics_service_name(service), "labels": scraped},
+            spec={
+                "clusterIP": "None",
+                "selector": match,
+                "ports": [{"name": "metrics", "port": METRICS_PORT, "targetPort": "metrics"}],
+            },
+            opts=self._child,
+        )
+        if self._monitored:
+            resources.service_monitor(
+                f"{name}-servicemonitor",
+                apis=self._platform.apis,
+                metadata={**metadata, "name": metrics_service_name(service)},
+                match={**match, "mlops-iac.dev/metrics": "true"},
+                opts=self._child,
+                pod_target_labels=[POD_HASH_LABEL],
+            )
+
+    def _rollout(
+        self,
+        name: str,
+        metadata: dict[str, Any],
+        match: dict[str, str],
+        replicas: int | None,
+    ) -> None:
+        """The Rollout that runs the endpoint's pods from its Deployment, and the
+        AnalysisTemplate that judges each of its steps."""
+        rollout = self._endpoint.rollout
+        assert rollout is not None
+        service = metadata["name"]
+        apis = self._platform.apis
+        if rollout.analysis is not None:
+            apis.custom_resource(
+                f"{name}-analysis",
+                api_version=ROLLOUT_API,
+                kind="AnalysisTemplate",
+                metadata={**metadata, "name": analysis_template_name(service)},
+                spec=analysis_template_spec(self._stack, self._endpoint, rollout.analysis),
+                opts=self._child,
+            )
+        apis.custom_resource(
+            f"{name}-rollout",
+            api_version=ROLLOUT_API,
+            kind="Rollout",
+            metadata=metadata,
+            spec=rollout_spec(
+                self._endpoint,
+                rollout,
+                namespace=self._platform.namespace,
+                deployment=service,
+                service=service,
+                route=service,
+                match=match,
+                replicas=replicas,
+            ),
+            opts=self._child,
+        )
+
     def _autoscaler(
-        self, name: str, metadata: dict[str, Any], autoscaling: AutoscalingSpec
+        self,
+        name: str,
+        metadata: dict[str, Any],
+        autoscaling: AutoscalingSpec,
+        api_version: str = "apps/v1",
+        kind: str = "Deployment",
     ) -> None:
         k8s.autoscaling.v2.HorizontalPodAutoscaler(
             f"{name}-hpa",
             metadata=metadata,
             spec={
                 "scaleTargetRef": {
-                    "apiVersion": "apps/v1",
-                    "kind": "Deployment",
+                    "apiVersion": api_version,
+                    "kind": kind,
                     "name": metadata["name"],
                 },
                 "minReplicas": autoscaling.min,
@@ -359,8 +479,10 @@ class ServingEndpoint(pulumi.ComponentResource):
             return f"{service}-predictor", KSERVE_PREDICTOR_PORT
         return service, self._endpoint.port
 
-    def _containers(self, model_uri: str) -> dict[str, Any]:
-        """The pod's containers and volumes for the endpoint's runtime."""
+    def _containers(self, model_uri: str, *, pinned: bool = False) -> dict[str, Any]:
+        """The pod's containers and volumes for the endpoint's runtime; `pinned`: the
+        fetch-model container serves the version the pod template's MODEL_VERSION_ANNOTATION
+        names, once the promotion watcher has written it."""
         endpoint, defaults = self._endpoint, self._stack.defaults
         image = endpoint.image or self._platform.runtime_image
         resources = (endpoint.resources or defaults.serving_resources).to_kubernetes()
@@ -402,16 +524,21 @@ class ServingEndpoint(pulumi.ComponentResource):
             )
         if endpoint.runtime == "kserve":
             server["name"] = "kserve-container"  # KServe looks for its predictor by this name
+        fetch = fetch_model_container(
+            image=image,
+            model_uri=model_uri,
+            tracking_uri=tracking_uri,
+            resources=resources,
+            hint=hint,
+        )
+        if pinned:
+            annotation = f"metadata.annotations['{MODEL_VERSION_ANNOTATION}']"
+            fetch["env"] = [
+                *fetch["env"],
+                {"name": MODEL_VERSION_ENV, "valueFrom": {"fieldRef": {"fieldPath": annotation}}},
+            ]
         return {
-            "initContainers": [
-                fetch_model_container(
-                    image=image,
-                    model_uri=model_uri,
-                    tracking_uri=tracking_uri,
-                    resources=resources,
-                    hint=hint,
-                )
-            ],
+            "initContainers": [fetch],
             "containers": [server],
             "volumes": [pods.scratch_volume("tmp", "1Gi"), pods.scratch_volume("models", "2Gi")],
         }
@@ -461,6 +588,24 @@ class ServingEndpoint(pulumi.ComponentResource):
         labels = {**pods.labels("model-server", "serving", service), ENDPOINT_LABEL: service}
         canary = endpoint.canary
         stable, port = self._backend(service)
+        if endpoint.rollout is not None:
+            # Argo Rollouts' Gateway API plugin weighs these two; Pulumi leaves the weights.
+            self._platform.apis.custom_resource(
+                f"{name}-route",
+                api_version="gateway.networking.k8s.io/v1",
+                kind="HTTPRoute",
+                metadata={"name": service, "namespace": self._platform.namespace, "labels": labels},
+                spec=httproute_spec(
+                    routing,
+                    self._platform.gateway_namespace,
+                    host,
+                    backend_refs(stable, canary_service_name(stable), port, 0),
+                ),
+                opts=pulumi.ResourceOptions.merge(
+                    self._child, pulumi.ResourceOptions(ignore_changes=IGNORED_ROUTE_FIELDS)
+                ),
+            )
+            return
         if canary is None or challenger is None:
             create_route(
                 name,

@@ -9,11 +9,13 @@ from mlops_iac.components.feature_store import FeatureStore
 from mlops_iac.components.monitoring import Monitoring
 from mlops_iac.components.platform_reference import RegistryReference, read_team
 from mlops_iac.components.registry import ModelRegistry
+from mlops_iac.components.rollouts import PromotionWatcher, RolloutsController
 from mlops_iac.components.serving import ServingEndpoint
 from mlops_iac.components.teams import TeamNamespace
 from mlops_iac.components.training import TrainingCluster
 from mlops_iac.platforms import Platform, create_platform
 from mlops_iac.spec import StackSpec
+from mlops_iac.spec.apis import installs_rollouts
 
 
 class MLOpsStack(pulumi.ComponentResource):
@@ -125,6 +127,23 @@ class MLOpsStack(pulumi.ComponentResource):
                 for team in spec.teams
             }
             outputs["teams"] = {team: made.reference for team, made in self.teams.items()}
+        if installs_rollouts(spec):
+            # Before the endpoints: their Rollouts and AnalysisTemplates need its CRDs.
+            RolloutsController(
+                f"{name}-rollouts",
+                apis=self.platform.apis,
+                profile=spec.profile,
+                opts=self.platform.child_options(self),
+            )
+        if any(endpoint.rollout is not None for endpoint in spec.serving):
+            assert isinstance(registry, ModelRegistry)  # the spec refuses it in a team's stack
+            PromotionWatcher(
+                f"{name}-promotion-watcher",
+                spec=spec,
+                platform=self.platform,
+                registry=registry,
+                opts=pulumi.ResourceOptions(parent=self),
+            )
         self.endpoints = {}
         for endpoint in spec.serving:
             assert registry is not None  # the spec requires it for serving

@@ -25,6 +25,7 @@ API_GROUPS: dict[PreinstalledApi, tuple[str, ...]] = {
     "prometheus-operator": ("monitoring.coreos.com",),
     "kserve": ("serving.kserve.io",),
     "kueue": ("kueue.x-k8s.io",),
+    "argo-rollouts": ("argoproj.io",),
 }
 """The API groups each declarable API brings."""
 GROUP_APIS: dict[str, PreinstalledApi] = {
@@ -36,6 +37,7 @@ CHART_APIS: dict[str, tuple[PreinstalledApi, ...]] = {
     "gateway-helm": ("gateway-api", "envoy-gateway"),
     "kube-prometheus-stack": ("prometheus-operator",),
     "kueue": ("kueue",),
+    "argo-rollouts": ("argo-rollouts",),
 }
 """The APIs whose CRDs each chart the stack installs ships (as CRDs or templates)."""
 

@@ -131,17 +131,22 @@ def service_monitor(
     match: dict[str, str],
     opts: pulumi.ResourceOptions,
     port: str = "metrics",
+    pod_target_labels: list[str] | None = None,
 ) -> k8s.apiextensions.CustomResource:
     """A Prometheus Operator ServiceMonitor scraping `/metrics` on the named Service port of
-    the Services labelled `match`, every 30 s (after what installs the operator's CRDs)."""
+    the Services labelled `match`, every 30 s (after what installs the operator's CRDs);
+    `pod_target_labels` copies those pod labels onto every series."""
+    spec: dict[str, Any] = {
+        "selector": {"matchLabels": match},
+        "endpoints": [{"port": port, "path": "/metrics", "interval": "30s"}],
+    }
+    if pod_target_labels:
+        spec["podTargetLabels"] = pod_target_labels
     return apis.custom_resource(
         pulumi_name,
         api_version="monitoring.coreos.com/v1",
         kind="ServiceMonitor",
         metadata=metadata,
-        spec={
-            "selector": {"matchLabels": match},
-            "endpoints": [{"port": port, "path": "/metrics", "interval": "30s"}],
-        },
+        spec=spec,
         opts=opts,
     )

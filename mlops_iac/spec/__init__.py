@@ -20,6 +20,7 @@ from .monitoring import (
 )
 from .profiles import DataProtection, Profile, ProfileDefaults, defaults_for
 from .registry import RegistrySpec
+from .rollout import AnalysisSpec, RolloutSpec, RolloutStepSpec
 from .routing import ExposeSpec, RoutingSpec
 from .serving import AutoscalingSpec, CanarySpec, EndpointSpec
 from .stack import CONFIG_NAMESPACE, StackSpec, config_fields
@@ -43,6 +44,7 @@ from .types import ResourceRequirements, quantity_value
 __all__ = [
     "CONFIG_NAMESPACE",
     "AlertsSpec",
+    "AnalysisSpec",
     "AutoscalingSpec",
     "AwsClusterSpec",
     "AwsDatabaseSpec",
@@ -73,6 +75,8 @@ __all__ = [
     "PrometheusSpec",
     "RegistrySpec",
     "ResourceRequirements",
+    "RolloutSpec",
+    "RolloutStepSpec",
     "RoutingSpec",
     "SpecError",
     "SpecIssue",

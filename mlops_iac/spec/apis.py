@@ -40,6 +40,9 @@ def required_apis(spec: StackSpec) -> dict[PreinstalledApi, str]:
         needed["kserve"] = f"endpoints {', '.join(served_by_kserve)} with runtime 'kserve'"
     if spec.training is not None and spec.training.kueue:
         needed["kueue"] = "training.kueue"
+    rolled = [e.name for e in spec.serving if e.rollout is not None]
+    if rolled:
+        needed["argo-rollouts"] = f"the rollout of endpoints {', '.join(rolled)}"
     return needed
 
 
@@ -54,7 +57,16 @@ def installed_apis(spec: StackSpec) -> set[PreinstalledApi]:
         installed.add("prometheus-operator")
     if spec.training is not None and spec.training.kueue:
         installed.add("kueue")
+    if installs_rollouts(spec):
+        installed.add("argo-rollouts")
     return installed
+
+
+def installs_rollouts(spec: StackSpec) -> bool:
+    """Whether the stack installs Argo Rollouts: an endpoint has a `rollout` and the target
+    does not declare the controller already there."""
+    declared = () if isinstance(spec.target, AwsTarget) else spec.target.preinstalled
+    return any(e.rollout is not None for e in spec.serving) and "argo-rollouts" not in declared
 
 
 def route_owners(spec: StackSpec) -> list[str]:
@@ -64,7 +76,7 @@ def route_owners(spec: StackSpec) -> list[str]:
         owners.append("the registry")
     for endpoint in spec.serving:
         exposed = endpoint.ingress is not None and endpoint.ingress.enabled
-        if exposed or endpoint.canary is not None:
+        if exposed or endpoint.canary is not None or endpoint.rollout is not None:
             owners.append(f"endpoint {endpoint.name}")
     server = spec.feature_store.server if spec.feature_store else None
     if server is not None and server.ingress is not None and server.ingress.enabled:

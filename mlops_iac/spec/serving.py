@@ -7,6 +7,7 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, Field, model_validator
 
+from .rollout import RolloutSpec
 from .routing import ExposeSpec
 from .types import ImageRef, ResourceRequirements, ShortName, SpecModel
 
@@ -141,7 +142,35 @@ class EndpointSpec(SpecModel):
         default=None,
         max_length=63,
         pattern=r"^[A-Za-z0-9._-]+$",
-        description="Bump to roll the pods onto what the model URI now points at (e.g. the "
-        "new champion's version after the alias moved); it is a pod annotation, so "
-        "changing it restarts pods one at a time and changes nothing else.",
+        description="The manual override: bump to roll the pods onto what the model URI now "
+        "points at (e.g. the new champion's version after the alias moved); it is a pod "
+        "annotation, so changing it restarts pods one at a time and changes nothing else. "
+        "With `rollout` the endpoint follows its alias by itself.",
     )
+    rollout: RolloutSpec | None = Field(
+        default=None,
+        description="Follow the model alias automatically: when it moves, roll every replica "
+        "to the new version step by step through the Gateway route, judged by the new "
+        "version's metrics, with automatic rollback (Argo Rollouts; docs/serving.md).",
+    )
+
+    @model_validator(mode="after")
+    def _a_rollout_follows_an_alias(self) -> EndpointSpec:
+        if self.rollout is None:
+            return self
+        if "@" not in self.model:
+            raise ValueError(
+                f"rollout follows a model alias, and {self.model!r} names a fixed version; "
+                "use models:/NAME@ALIAS (e.g. models:/churn@champion)"
+            )
+        if self.runtime not in ("builtin", "mlserver"):
+            raise ValueError(
+                f"rollout needs runtime 'builtin' or 'mlserver' (got {self.runtime!r}): the "
+                "analysis reads their request metrics and Argo Rollouts owns their pods"
+            )
+        if self.canary is not None:
+            raise ValueError(
+                "rollout and canary both set the route's weights: use `rollout` to move to "
+                "each new version of the alias, or `canary` to serve a second model beside it"
+            )
+        return self

@@ -141,6 +141,27 @@ class StackSpec(SpecModel):
                 f"endpoints {', '.join(canaries)} have a canary, which needs routing.mode "
                 "'gateway' (a classic Ingress has no weighted backends or mirroring)"
             )
+        rolled = [e for e in self.serving if e.rollout is not None]
+        if rolled and self.routing.mode != "gateway":
+            raise ValueError(
+                f"endpoints {', '.join(e.name for e in rolled)} have a rollout, which needs "
+                "routing.mode 'gateway' (it moves traffic with the HTTPRoute's weights)"
+            )
+        if rolled and self.platform is not None:
+            raise ValueError(
+                f"endpoints {', '.join(e.name for e in rolled)} have a rollout, which a team's "
+                "stack does not build yet (the promotion watcher and the controller are "
+                "platform parts): deploy the endpoint without `rollout`"
+            )
+        for endpoint in rolled:
+            assert endpoint.rollout is not None
+            analysis = endpoint.rollout.analysis
+            if analysis is not None and analysis.prometheus_url is None and not self.monitoring:
+                raise ValueError(
+                    f"endpoint {endpoint.name}'s rollout analysis queries Prometheus: add "
+                    "`monitoring`, set rollout.analysis.prometheus_url, or set "
+                    "rollout.analysis to null"
+                )
         return self
 
     @model_validator(mode="after")

@@ -33,11 +33,15 @@ class ObjectStoreSpec(SpecModel):
     )
 
 
-PreinstalledApi = Literal["gateway-api", "envoy-gateway", "prometheus-operator", "kserve", "kueue"]
+PreinstalledApi = Literal[
+    "gateway-api", "envoy-gateway", "prometheus-operator", "kserve", "kueue", "argo-rollouts"
+]
 """A custom-resource API (CRDs and the controller serving them) that a cluster may already
 have: `gateway-api` (the Gateway API, with an implementation serving the stack's Gateway or
 GatewayClass), `envoy-gateway` (Envoy Gateway's own EnvoyProxy API), `prometheus-operator`
-(ServiceMonitor, PrometheusRule), `kserve` (InferenceService), `kueue`."""
+(ServiceMonitor, PrometheusRule), `kserve` (InferenceService), `kueue`, `argo-rollouts`
+(Rollout, AnalysisTemplate; its controller must have the Gateway API traffic-router plugin
+`argoproj-labs/gatewayAPI`)."""
 
 
 class _KubernetesTargetBase(SpecModel):
@@ -45,7 +49,8 @@ class _KubernetesTargetBase(SpecModel):
         default_factory=list,
         description="Custom-resource APIs the cluster already serves (CRDs and controller). "
         "The stack installs the Gateway API with Envoy Gateway (`install_gateway`), the "
-        "Prometheus Operator with `monitoring` and Kueue with `training.kueue`; anything else "
+        "Prometheus Operator with `monitoring`, Kueue with `training.kueue` and Argo Rollouts "
+        "with an endpoint's `rollout`; anything else "
         "it would create (an InferenceService for `runtime: kserve`, a ServiceMonitor without "
         "`monitoring`, routes to a Gateway it does not create) must be listed here, or the "
         "spec is refused before anything is created.",

@@ -57,6 +57,9 @@ INTERNAL_ERROR) and for 5xx/429 answers: retried until `--unreachable-seconds`."
 REQUEST_TIMEOUT_SECONDS = 15
 """Per registry request while polling (MLflow's default is 120 s)."""
 DEFAULT_HINT = "register a version of it in the registry"
+PINNED_VERSION_ENV = "MODEL_VERSION"
+"""A version number that overrides the URI's alias (set from the pod template's
+`mlops-iac.dev/model-version` annotation; empty until the promotion watcher pins one)."""
 REGISTERED_MODEL_FILE = "registered-model.json"
 """Written into the downloaded model's folder: its registered name, version and URI."""
 
@@ -80,6 +83,18 @@ def parse_model_uri(uri: str) -> ModelRef:
             "models:/NAME/VERSION"
         )
     return ModelRef(uri, match["name"], match["alias"], match["version"])
+
+
+def pinned(ref: ModelRef, version: str) -> ModelRef:
+    """`ref` at `version` when one is given (an endpoint with a rollout: the promotion
+    watcher pins the version its alias named on the pod template, so every pod of one
+    revision serves the same version even after the alias moves again); else `ref`."""
+    version = version.strip()
+    if not version:
+        return ref
+    if not version.isdigit():
+        raise ValueError(f"{PINNED_VERSION_ENV}={version!r} is not a registry version number")
+    return ModelRef(f"models:/{ref.name}/{version}", ref.name, None, version)
 
 
 class NotYet(Exception):
@@ -285,7 +300,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     tracking_uri = os.environ.get("MLFLOW_TRACKING_URI", "")
     try:
-        ref = parse_model_uri(args.model_uri)
+        ref = pinned(parse_model_uri(args.model_uri), os.environ.get(PINNED_VERSION_ENV, ""))
         if urlparse(tracking_uri).scheme not in ("http", "https"):
             raise ValueError("MLFLOW_TRACKING_URI must be the registry's http(s) URL")
     except ValueError as error:

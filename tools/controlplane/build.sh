@@ -17,6 +17,9 @@
 #   seaweedfs            weed, the object store the process tier (tests/process) runs
 #   actionlint           the GitHub Actions workflow checker (tests of the shipped workflows)
 #   pulumi-yaml          pulumi-language-yaml, the YAML language host (the multi-language tier)
+#   argo-rollouts        the Argo Rollouts controller (rollouts-controller; endpoints' rollouts)
+#   rollouts-gatewayapi  its Gateway API traffic-router plugin (gatewayapi-plugin), from
+#                        ../shared/vendor/rollouts-plugin-trafficrouter-gatewayapi-<tag>
 # A group already in the cache is not built again (a change to its go.mod, go.sum, sources or
 # recipe makes a new key). Progress goes to stderr; the last line on stdout is the bin folder.
 # With MLOPS_IAC_BUILD_DRY_RUN=1 nothing is built: a missing binary is exit code 3.
@@ -26,7 +29,7 @@ set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 vendor="${MLOPS_IAC_VENDOR:-$(cd "$here/../../.." && pwd)/shared/vendor}"
-all_groups=(pulumi language-python kubernetes-provider random-provider kubernetes etcd kwok seaweedfs actionlint pulumi-yaml)
+all_groups=(pulumi language-python kubernetes-provider random-provider kubernetes etcd kwok seaweedfs actionlint pulumi-yaml argo-rollouts rollouts-gatewayapi)
 if [[ $# -gt 0 ]]; then groups=("$@"); else groups=("${all_groups[@]}"); fi
 
 # The plugin versions the Python SDKs ask for (their pulumi-plugin.json); the engine must
@@ -34,6 +37,7 @@ if [[ $# -gt 0 ]]; then groups=("$@"); else groups=("${all_groups[@]}"); fi
 KUBERNETES_PLUGIN_VERSION=4.34.2
 RANDOM_PLUGIN_VERSION=4.21.4
 LANGUAGE_PYTHON_TAG=v3.259.0
+ROLLOUTS_GATEWAYAPI_TAG=v0.15.0
 
 log() { printf '[controlplane] %s\n' "$*" >&2; }
 
@@ -43,12 +47,13 @@ source_dir() {
     language-python) echo "$vendor/pulumi-language-python-$LANGUAGE_PYTHON_TAG" ;;
     random-provider) echo "$vendor/pulumi-random-provider" ;;
     kubernetes-provider) echo "$here/pulumi-kubernetes" ;;
+    rollouts-gatewayapi) echo "$vendor/rollouts-plugin-trafficrouter-gatewayapi-$ROLLOUTS_GATEWAYAPI_TAG" ;;
     *) echo "$here/$1" ;;
   esac
 }
 
 # Pinned version of a module, read from a group's go.mod (single source of truth).
-modver() { (cd "$(source_dir "$1")" && go list -m -f '{{.Version}}' "$2"); }
+modver() { (cd "$(source_dir "$1")" && GOTOOLCHAIN="$(toolchain "$1")" go list -m -f '{{.Version}}' "$2"); }
 
 # Prints "NAME<TAB>PACKAGE<TAB>LDFLAGS" lines for one group; PACKAGE is relative to the
 # group's (build copy of its) source folder or an import path.
@@ -95,6 +100,13 @@ recipe() {
       v="$(modver pulumi-yaml github.com/pulumi/pulumi-yaml)"
       printf 'pulumi-language-yaml\tgithub.com/pulumi/pulumi-yaml/cmd/pulumi-language-yaml\t-X github.com/pulumi/pulumi-yaml/pkg/version.Version=%s\n' "${v#v}"
       ;;
+    argo-rollouts)
+      v="$(modver argo-rollouts github.com/argoproj/argo-rollouts)"
+      printf 'rollouts-controller\tgithub.com/argoproj/argo-rollouts/cmd/rollouts-controller\t-X github.com/argoproj/argo-rollouts/utils/version.version=%s\n' "${v#v}"
+      ;;
+    rollouts-gatewayapi)
+      printf 'gatewayapi-plugin\t.\t\n'
+      ;;
     actionlint)
       # It reports the module version from its build info.
       printf 'actionlint\tgithub.com/rhysd/actionlint/cmd/actionlint\t\n'
@@ -108,6 +120,15 @@ prepare() {
   case "$1" in
     kubernetes-provider) VERSION="$KUBERNETES_PLUGIN_VERSION" go run ./gen ;;
     random-provider) (cd cmd/pulumi-resource-random && VERSION="$RANDOM_PLUGIN_VERSION" go run ./generate.go) ;;
+  esac
+}
+
+# The Go toolchain a group needs when the machine's is older than its go.mod's `go` line: the
+# go command fetches it from the module proxy (golang.org/toolchain) once.
+toolchain() {
+  case "$1" in
+    argo-rollouts) echo go1.26.10 ;;
+    *) echo local ;;
   esac
 }
 
@@ -127,7 +148,7 @@ group_key() {
     (cd "$dir" && find . -type f ! -name '*_test.go' ! -path './testdata/*' ! -path './test-programs/*' \
       -print0 | LC_ALL=C sort -z | xargs -0 sha256sum)
     recipe "$1"
-    printf 'flags: CGO_ENABLED=0 -trimpath -s -w; go: %s\n' "$(go env GOVERSION)"
+    printf 'flags: CGO_ENABLED=0 -trimpath -s -w; go: %s\n' "$(GOTOOLCHAIN="$(toolchain "$1")" go env GOVERSION)"
   } | sha256sum | cut -c1-16
 }
 
@@ -155,7 +176,7 @@ build_group() {
     log "$name: building $pkg (group $g) ..."
     tmp="$(mktemp "$out/.$name.XXXXXX")"
     start=$SECONDS
-    if ! (cd "$work" && go build -trimpath -ldflags "-s -w $ldflags" -o "$tmp" "$pkg"); then
+    if ! (cd "$work" && GOTOOLCHAIN="$(toolchain "$g")" go build -trimpath -ldflags "-s -w $ldflags" -o "$tmp" "$pkg"); then
       rm -f "$tmp"
       log "$name: build FAILED"
       return 1
