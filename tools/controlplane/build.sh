@@ -199,6 +199,14 @@ build_group() {
       printf -- '---\n'; cat "$kwok_dir/kustomize/stage/$stage.yaml"
     done >"$out/kwok-stages.yaml"
   fi
+  if [[ "$g" == argo-rollouts ]]; then
+    # The controller's CRDs (Rollout, AnalysisTemplate, ...) as its module ships them.
+    local rollouts_dir crd
+    rollouts_dir="$(cd "$dir" && GOTOOLCHAIN="$(toolchain "$g")" go list -m -f '{{.Dir}}' github.com/argoproj/argo-rollouts)"
+    for crd in rollout analysis-template cluster-analysis-template analysis-run experiment; do
+      printf -- '---\n'; cat "$rollouts_dir/manifests/crds/$crd-crd.yaml"
+    done >"$out/argo-rollouts-crds.yaml"
+  fi
   [[ "$work" == "$dir" ]] || rm -rf "$work"
   touch "$out/.complete"
 }
