@@ -1,5 +1,5 @@
 """The `mlops-iac` command line: new, synth, validate, check, doctor, target, up, down,
-preview, destroy, train, image, dev."""
+preview, destroy, train, rollout, image, dev."""
 
 from __future__ import annotations
 
@@ -704,6 +704,54 @@ def train(
         code = run_in_cluster(
             spec, job, context=context, kubeconfig=kubeconfig, wait=wait, console=console
         )
+    raise typer.Exit(code)
+
+
+class RolloutAction(enum.StrEnum):
+    """What `mlops-iac rollout` does."""
+
+    status = "status"
+    promote = "promote"
+    abort = "abort"
+    retry = "retry"
+
+
+@app.command(short_help="Show or steer an endpoint's automatic rollout.")
+def rollout(
+    action: Annotated[
+        RolloutAction,
+        typer.Argument(
+            help="`status`; `promote` (past the current pause or step); `abort` (every "
+            "request back to the stable version); `retry` (an aborted rollout again)."
+        ),
+    ],
+    endpoint: Annotated[str, typer.Argument(help="Endpoint name (`serving[].name`).")],
+    stack: StackOption = "local",
+    program_dir: DirOption = Path("."),
+    full: Annotated[
+        bool,
+        typer.Option("--full", help="With promote: straight to 100%, skipping steps and analysis."),
+    ] = False,
+    context: Annotated[
+        str | None, typer.Option("--context", help="kubeconfig context; by the stack's target.")
+    ] = None,
+    kubeconfig: Annotated[
+        Path | None, typer.Option("--kubeconfig", help="kubeconfig file; by the target.")
+    ] = None,
+) -> None:
+    """Show or steer the Argo Rollouts rollout of an endpoint with `rollout`."""
+    from mlops_iac.rollout_cli import run
+
+    spec = _load_spec(program_dir, stack)
+    code = run(
+        spec,
+        action.value,
+        endpoint,
+        full=full,
+        context=context,
+        kubeconfig=kubeconfig,
+        console=console,
+    )
     raise typer.Exit(code)
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 from rich.console import Console
 
 from mlops_iac.extras import message, missing_modules
-from mlops_iac.spec import AwsTarget, KindTarget, StackSpec, TrainingJobSpec
+from mlops_iac.spec import StackSpec, TrainingJobSpec
 
 EXIT_OK = 0
 EXIT_RUN_FAILED = 1
@@ -61,18 +61,6 @@ def run_locally(spec: StackSpec, name: str, tracking_uri: str | None, errors: Co
     return train.main([*trainer_args(job), f"--tracking-uri={tracking_uri}"])
 
 
-def kube_context(spec: StackSpec, context: str | None) -> str | None:
-    """The kubeconfig context for the stack: the flag, else the target's."""
-    if context:
-        return context
-    target = spec.target
-    if isinstance(target, KindTarget):
-        return target.context
-    if isinstance(target, AwsTarget):
-        return None
-    return target.context
-
-
 def run_in_cluster(
     spec: StackSpec,
     name: str,
@@ -87,20 +75,15 @@ def run_in_cluster(
     job = _job(spec, name, errors)
     if job is None:
         return EXIT_USAGE
-    from kubernetes import client, config
-    from kubernetes.config.config_exception import ConfigException
+    from kubernetes import client
 
+    from mlops_iac.cluster_access import ClusterUnreachable, api_client
     from mlops_iac.runs import RunError, start_run, wait_for_run
 
-    if kubeconfig is None and not isinstance(spec.target, KindTarget | AwsTarget):
-        kubeconfig = Path(spec.target.kubeconfig) if spec.target.kubeconfig else None
     try:
-        api = config.new_client_from_config(
-            config_file=str(kubeconfig) if kubeconfig else None,
-            context=kube_context(spec, context),
-        )
-    except (ConfigException, OSError) as error:
-        errors.print(f"cannot reach the stack's cluster: {error}", markup=False)
+        api = api_client(spec, context=context, kubeconfig=kubeconfig)
+    except ClusterUnreachable as error:
+        errors.print(str(error), markup=False)
         return EXIT_USAGE
     namespace = spec.training_namespace
     batch, core = client.BatchV1Api(api), client.CoreV1Api(api)

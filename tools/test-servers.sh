@@ -10,6 +10,10 @@ compgen -G "/usr/lib/postgresql/*/bin/postgres" >/dev/null || missing+=(postgres
 # it where the stack's Helm release would.
 command -v prometheus-pushgateway >/dev/null || missing+=(prometheus-pushgateway)
 
+# Prometheus itself: the rollout analysis' queries are evaluated by a real one against real
+# model servers (tests/workloads/test_rollout_analysis.py).
+command -v prometheus >/dev/null || missing+=(prometheus)
+
 # Headless browser for the MLflow UI test (tests/workloads/test_registry_browser.py).
 command -v chromium >/dev/null || missing+=(chromium)
 
