@@ -94,7 +94,8 @@ def error_ratio_query(metrics: RequestMetrics, namespace: str, window: str) -> s
 
 
 def p99_latency_query(metrics: RequestMetrics, namespace: str, window: str) -> str:
-    """The new revision's p99 request latency in seconds: NaN without requests."""
+    """The new revision's p99 request latency in seconds: 0 before its first scrape, NaN
+    while it has no requests."""
     buckets = f"{metrics.duration_bucket}{_canary_series(metrics, namespace)}"
     return f"histogram_quantile(0.99, sum by (le) (rate({buckets}[{window}]))) or vector(0)"
 

@@ -106,6 +106,10 @@ def metrics() -> Metrics:
     )
 
 
+ANSWERED_CODES = ("200", "400", "500")
+"""The status codes `infer` answers with."""
+
+
 class BadRequest(ValueError):
     """The request is not a v2 inference request this model takes (HTTP 400)."""
 
@@ -275,7 +279,11 @@ def create_app() -> Starlette:
         ],
         "outputs": [{"name": "predict", "datatype": "FP64", "shape": [-1]}],
     }
-    metrics()
+    for code in ANSWERED_CODES:
+        # Every series exists from the start, at 0: `rate()` ignores a series' first sample,
+        # so failures before a new series' first scrape would never count (a canary that
+        # fails in one burst would pass its rollout analysis).
+        metrics().requests.labels(name, version, code)
 
     def known(request: Request) -> None:
         if request.path_params["model"] != name:
