@@ -1,5 +1,7 @@
 """The stack's alert rules as a PrometheusRule spec (pure; thresholds from the spec).
 
+With automatic rollouts, the promotion watcher's `mlops_rollout_state` and its `up`.
+
 Metric names are the ones the stack's parts export: the serving runtimes' request metrics
 (mlops_iac.components.serving_metrics, for every runtime the stack runs), kube-state-metrics
 (`kube_pod_container_status_restarts_total`, `kube_job_status_failed`), the drift monitor
@@ -12,6 +14,9 @@ from typing import Any
 
 from mlops_iac.components.serving_metrics import error_ratio, latency_quantile
 from mlops_iac.spec import StackSpec
+
+WATCHER_SERVICE = "promotion-watcher"
+"""The promotion watcher's Service (mlops_iac.components.rollouts.WATCHER)."""
 
 
 def _rule(name: str, expr: str, minutes: int, severity: str, summary: str) -> dict[str, Any]:
@@ -81,6 +86,27 @@ def alert_groups(spec: StackSpec) -> list[dict[str, Any]]:
             )
         ]
         groups.append({"name": "mlops-training", "rules": training})
+    rolled = [e.name for e in spec.serving if e.rollout is not None]
+    if rolled:
+        watched = f'namespace="{namespace}"'
+        rollouts = [
+            _rule(
+                "EndpointRolloutRolledBack",
+                f'mlops_rollout_state{{{watched},state="aborted"}} == 1',
+                0,
+                "warning",
+                "the rollout of a new model version to {{ $labels.endpoint }} failed its "
+                "analysis and was rolled back: `mlops-iac rollout status {{ $labels.endpoint }}`",
+            ),
+            _rule(
+                "PromotionWatcherDown",
+                f'up{{{watched},service="{WATCHER_SERVICE}"}} == 0',
+                wait,
+                "warning",
+                "the promotion watcher does not answer: new champions are not rolled out",
+            ),
+        ]
+        groups.append({"name": "mlops-rollouts", "rules": rollouts})
     drift = [
         _rule(
             "FeatureDrift",

@@ -87,8 +87,39 @@ def serving_dashboard(spec: StackSpec) -> str:
                 8,
                 "reqps",
             ),
+            *_rollout_panels(spec),
         ],
     )
+
+
+def _rollout_panels(spec: StackSpec) -> list[dict[str, Any]]:
+    """With automatic rollouts: each version's share of the requests (a rollout's steps),
+    and the promotion watcher's record (pinned version, state, outcomes)."""
+    if not any(endpoint.rollout is not None for endpoint in spec.serving):
+        return []
+    watched = f'{{namespace="{spec.namespace}"}}'
+    return [
+        _panel(
+            "Requests per model version (rollouts)",
+            [(request_rate(spec, "model, model_version"), "{{model}} v{{model_version}}")],
+            0,
+            16,
+            "reqps",
+        ),
+        _panel(
+            "Pinned model version and rollout state",
+            [
+                (f"mlops_rollout_model_version{watched}", "{{endpoint}} pinned version"),
+                (f"mlops_rollout_state{watched} == 1", "{{endpoint}} {{state}}"),
+                (
+                    f"sum by (endpoint, outcome) (increase(mlops_rollout_total{watched}[1d]))",
+                    "{{endpoint}} {{outcome}} (24 h)",
+                ),
+            ],
+            12,
+            16,
+        ),
+    ]
 
 
 def drift_dashboard(spec: StackSpec) -> str:

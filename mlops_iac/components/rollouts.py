@@ -15,6 +15,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from mlops_iac import charts, versions
+from mlops_iac.components.alert_rules import WATCHER_SERVICE
 from mlops_iac.components.monitoring import api_server_rule
 from mlops_iac.components.registry import ModelRegistry
 from mlops_iac.components.rollout_specs import GATEWAY_PLUGIN
@@ -25,8 +26,8 @@ from mlops_iac.spec import EndpointSpec, Profile, StackSpec
 
 CONTROLLER_NAMESPACE = "argo-rollouts"
 """Where the controller runs (one per cluster, like Kueue's)."""
-WATCHER = "promotion-watcher"
-"""The watcher's Deployment, ServiceAccount, Role and ConfigMap name."""
+WATCHER = WATCHER_SERVICE
+"""The watcher's Deployment, Service, ServiceAccount, Role and ConfigMap name."""
 WATCHER_MODULE = "mlops_iac.workloads.promotion_watch"
 WATCHER_CONFIG_DIR = "/etc/mlops-iac"
 WATCHER_CONFIG_FILE = "promotion-watch.json"
@@ -241,4 +242,25 @@ class PromotionWatcher(pulumi.ComponentResource):
                 child, pulumi.ResourceOptions(depends_on=[account, config])
             ),
         )
+        if spec.monitoring is not None:
+            # Its metrics (the pinned version, the state, the outcomes) feed the serving
+            # dashboard and the EndpointRolloutRolledBack alert.
+            k8s.core.v1.Service(
+                f"{name}-service",
+                metadata=metadata,
+                spec={
+                    "selector": match,
+                    "ports": [
+                        {"name": "metrics", "port": WATCHER_METRICS_PORT, "targetPort": "metrics"}
+                    ],
+                },
+                opts=child,
+            )
+            resources.service_monitor(
+                f"{name}-servicemonitor",
+                apis=platform.apis,
+                metadata=metadata,
+                match=match,
+                opts=child,
+            )
         self.register_outputs({"deployment": WATCHER})

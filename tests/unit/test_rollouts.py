@@ -277,3 +277,29 @@ def test_the_error_ratio_never_returns_an_empty_vector():
     query = error_ratio_query(BUILTIN, "mlops", "120s")
 
     assert query.count("or vector(0)") == 2
+
+
+def test_a_rollback_is_alerted_on_and_the_rollouts_are_on_the_serving_dashboard(stack):
+    rules = stack.manifest("PrometheusRule", "demo-mlops")["spec"]["groups"]
+    dashboard = json.loads(
+        stack.manifest("ConfigMap", "demo-dashboard-serving")["data"]["serving.json"]
+    )
+    [monitor] = [
+        m
+        for m in stack.manifests_of("ServiceMonitor")
+        if m["metadata"]["name"] == "promotion-watcher"
+    ]
+
+    [group] = [g for g in rules if g["name"] == "mlops-rollouts"]
+    alerts = {rule["alert"]: rule["expr"] for rule in group["rules"]}
+    assert alerts["EndpointRolloutRolledBack"] == (
+        'mlops_rollout_state{namespace="mlops",state="aborted"} == 1'
+    )
+    assert alerts["PromotionWatcherDown"].startswith('up{namespace="mlops"')
+    titles = [panel["title"] for panel in dashboard["panels"]]
+    assert "Requests per model version (rollouts)" in titles
+    assert "Pinned model version and rollout state" in titles
+    assert (
+        monitor["spec"]["selector"]["matchLabels"]
+        == (stack.manifest("Deployment", "promotion-watcher")["spec"]["selector"]["matchLabels"])
+    )
