@@ -14,10 +14,16 @@ def stack():
     return synth_project(HERE, "dev")
 
 
-def test_the_canary_gets_ten_percent_of_the_traffic(stack):
+def test_each_new_champion_is_rolled_out_in_steps_judged_by_its_metrics(stack):
+    canary = stack.manifest("Rollout", "churn")["spec"]["strategy"]["canary"]
+    analysis = stack.manifest("AnalysisTemplate", "churn-rollout-analysis")["spec"]
     route = stack.manifest("HTTPRoute", "churn")["spec"]["rules"][0]["backendRefs"]
 
-    assert [(b["name"], b["weight"]) for b in route] == [("churn", 90), ("churn-challenger", 10)]
+    assert [s["setWeight"] for s in canary["steps"] if "setWeight" in s] == [10, 50]
+    assert [m["name"] for m in analysis["metrics"]] == ["error-ratio", "p99-latency"]
+    # the alert thresholds judge each step: 1% errors, p99 250 ms
+    assert [m["successCondition"][-4:] for m in analysis["metrics"]] == ["0.01", "0.25"]
+    assert [(b["name"], b["weight"]) for b in route] == [("churn", 100), ("churn-canary", 0)]
 
 
 def test_drift_past_the_threshold_retrains_the_churn_job(stack):

@@ -44,6 +44,8 @@ from mlops_iac.testing.local_servers import kill_process_group
 from images import StandIn, stand_in
 
 LAUNCHER = Path(__file__).resolve().parent / "launcher.py"
+_KEYED_FIELD = re.compile(r"metadata\.(?P<map>labels|annotations)\['(?P<key>[^']+)'\]")
+"""A downward-API field path naming one label or annotation."""
 SERVICE_ACCOUNT_DIR = "/var/run/secrets/kubernetes.io/serviceaccount"
 _ANY_ADDRESS = re.compile(r"(?<![\d.])0\.0\.0\.0(?![\d.])")
 _LOOPBACK = re.compile(r"(?<![\d.])(?:0\.0\.0\.0|127\.0\.0\.1)(?![\d.])")
@@ -293,6 +295,7 @@ class Pod:
         self.namespace, self.name, self.ip = namespace, name, ip
         self.spec: dict[str, Any] = template["spec"]
         self.labels = template.get("metadata", {}).get("labels", {})
+        self.annotations = template.get("metadata", {}).get("annotations") or {}
         self.job = job
         self.workload = workload or f"Pod {namespace}/{name}"
         self.folder = cluster.root / "pods" / f"{namespace}.{name}"
@@ -579,6 +582,10 @@ class Pod:
             "spec.nodeName": "process-tier",
             "spec.serviceAccountName": self.spec.get("serviceAccountName", "default"),
         }
+        keyed = _KEYED_FIELD.fullmatch(path)
+        if keyed:  # a missing label or annotation is an empty value, as the kubelet gives it
+            found = self.labels if keyed["map"] == "labels" else self.annotations
+            return str(found.get(keyed["key"], ""))
         return fields[path]
 
     def _service_links(self) -> dict[str, str]:
