@@ -16,7 +16,7 @@ import pulumi_kubernetes as k8s
 
 from mlops_iac import charts, versions
 from mlops_iac.components.alert_rules import WATCHER_SERVICE
-from mlops_iac.components.monitoring import api_server_rule
+from mlops_iac.components.monitoring import CHECKOV_SKIP_ANNOTATION, api_server_rule
 from mlops_iac.components.registry import ModelRegistry
 from mlops_iac.components.rollout_specs import GATEWAY_PLUGIN
 from mlops_iac.k8s import network, pods, resources
@@ -28,6 +28,10 @@ CONTROLLER_NAMESPACE = "argo-rollouts"
 """Where the controller runs (one per cluster, like Kueue's)."""
 WATCHER = WATCHER_SERVICE
 """The watcher's Deployment, Service, ServiceAccount, Role and ConfigMap name."""
+TOKEN_NEEDED = (
+    "CKV_K8S_38=the promotion watcher calls the Kubernetes API; its ServiceAccount may only get "
+    "and patch the rolled endpoints' Deployments and get their Rollouts"
+)
 WATCHER_MODULE = "mlops_iac.workloads.promotion_watch"
 WATCHER_CONFIG_DIR = "/etc/mlops-iac"
 WATCHER_CONFIG_FILE = "promotion-watch.json"
@@ -220,7 +224,7 @@ class PromotionWatcher(pulumi.ComponentResource):
         }
         k8s.apps.v1.Deployment(
             f"{name}-deployment",
-            metadata=metadata,
+            metadata={**metadata, "annotations": {CHECKOV_SKIP_ANNOTATION: TOKEN_NEEDED}},
             spec={
                 "replicas": 1,
                 "selector": {"matchLabels": match},
