@@ -44,6 +44,8 @@ BINARIES = (
     "pulumi-language-python-exec",
     "pulumi-resource-kubernetes",
     "pulumi-resource-random",
+    "rollouts-controller",
+    "gatewayapi-plugin",
 )
 PROVIDER_PLUGINS = {"kubernetes": "pulumi_kubernetes", "random": "pulumi_random"}
 """Resource plugins built here, by the Python SDK package whose `pulumi-plugin.json` names

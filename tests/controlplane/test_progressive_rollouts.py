@@ -67,6 +67,20 @@ class Loop:
         annotations = deployment["spec"]["template"]["metadata"].get("annotations") or {}
         return annotations.get(MODEL_VERSION_ANNOTATION)
 
+    def recorded(self, version: str, outcome: str, timeout: float = 60) -> str:
+        """The watcher's tag on `version` once it records `outcome` (or what it says then)."""
+
+        def tag() -> str:
+            return str(self.registry.get_model_version(MODEL, version).tags.get(TAG, ""))
+
+        wait_until(lambda: tag().startswith(outcome), timeout)
+        return tag()
+
+    def replicas_of(self, pod_hash: str) -> int:
+        """Pods the ReplicaSet of one revision wants."""
+        found = self.plane.get("replicaset", f"{ENDPOINT}-{pod_hash}", "-n", NAMESPACE)
+        return int(found["spec"].get("replicas", 0))
+
     def cli(self, action: str) -> list[str]:
         """`mlops-iac rollout ACTION` arguments for the endpoint of this stack."""
         kubeconfig = str(self.plane.kubeconfig)
@@ -77,7 +91,7 @@ class Loop:
 
     def register(self) -> str:
         """A new version of the model (its files are never fetched: kwok runs the pods)."""
-        created = self.registry.create_model_version(MODEL, source="file:///nonexistent")
+        created = self.registry.create_model_version(MODEL, source="s3://models/churn")
         return str(created.version)
 
     def watch_until(self, done: Any, timeout: float = 180) -> dict[str, Any]:
@@ -241,11 +255,13 @@ def test_a_promotion_walks_every_replica_through_the_steps_to_the_new_version(
     assert [w for w in canary_weights if w in (20, 60)] == [20, 60], loop.weights_seen
     assert loop.weights_seen[-1] == (100, 0)
     assert all(stable + canary == 100 for stable, canary in loop.weights_seen)
-    assert done["status"]["availableReplicas"] == 2
+    assert done["status"]["updatedReplicas"] == 2
+    # the previous revision's pods get no request and go after scaleDownDelaySeconds (30 s)
+    assert wait_until(lambda: loop.replicas_of(before) == 0, timeout=120)
     # the analysis asked about the new revision's own pods
     assert any(f'rollouts_pod_template_hash="{new_hash}"' in q for q in loop.prometheus.queries)
-    tag = wait_until(lambda: loop.registry.get_model_version(MODEL, version).tags.get(TAG), 30)
-    assert tag is not None and tag.startswith("serving since"), tag
+    tag = loop.recorded(version, "serving since")
+    assert tag.startswith("serving since"), tag
 
 
 def test_pulumi_leaves_what_the_rollout_wrote_and_an_update_starts_no_rollout(
@@ -277,8 +293,8 @@ def test_a_version_that_fails_its_analysis_is_rolled_back(loop: Loop) -> None:
     assert aborted["status"]["stableRS"] == stable
     wait_until(lambda: loop.route_weights() == (100, 0), timeout=60)
     assert loop.route_weights() == (100, 0)
-    tag = wait_until(lambda: loop.registry.get_model_version(MODEL, version).tags.get(TAG), 30)
-    assert tag is not None and tag.startswith("rolled back"), tag
+    tag = loop.recorded(version, "rolled back")
+    assert tag.startswith("rolled back"), tag
     loop.stack.pulumi("preview", "--expect-no-changes", "--diff")
 
 
@@ -299,9 +315,11 @@ def test_destroy_removes_the_rollout_and_what_it_made(loop: Loop) -> None:
     loop.stack.pulumi("destroy", "--yes", "--skip-preview")
 
     def left(kind: str) -> list[Any]:
-        found = json.loads(loop.plane.kubectl("get", kind, "-n", NAMESPACE, "-o", "json"))
-        return list(found["items"])
+        endpoint = f"mlops-iac.dev/endpoint={ENDPOINT}"
+        found = loop.plane.kubectl("get", kind, "-n", NAMESPACE, "-l", endpoint, "-o", "json")
+        return list(json.loads(found)["items"])
 
+    # the Rollout's ReplicaSets and pods go with it (garbage collection by owner); the data
+    # services' StatefulSets stay (retained, local profile)
     for kind in ("rollouts", "analysistemplates", "replicasets", "pods"):
-        # the Rollout's ReplicaSets and pods go with it (garbage collection by owner)
         assert wait_until(lambda kind=kind: not left(kind), timeout=60), kind
