@@ -17,12 +17,24 @@ How the parts fit (docs/serving.md, "Automatic rollouts"):
 - A failed measurement aborts: every request goes back to the stable pods and the new
   ones are scaled away.
 
-Fields each side writes, and so what Pulumi ignores (IGNORED_*): the watcher the annotation,
-the controller the Services' selector hash and the route's weights.
+Who owns which field (server-side apply, which `pulumi up` uses): Pulumi owns what it
+declares; the watcher owns one annotation key of the Deployment's template (a map entry
+Pulumi never sets, so no `pulumi up` touches it); the controller owns the stable and canary
+Services' `spec.selector` (an atomic map: adding the pod-template hash takes all of it) and
+the plugin the HTTPRoute's `spec.rules` (an atomic list: changing a weight takes all of it).
+A plain apply of those objects during a rollout would be refused as a field conflict, and a
+forced one would reset the weights. So Pulumi ignores exactly those two fields
+(IGNORED_SERVICE_FIELDS, IGNORED_ROUTE_FIELDS): for an ignored field that another manager
+owns, the Kubernetes provider leaves it out of its apply (pulumi-kubernetes
+pkg/await/await.go, handleSSAIgnoreFields). A change of the route's rules themselves (the
+endpoint's port) replaces the route instead (ROUTE_RULES_ANNOTATION). The control-plane tier
+runs all of it.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 from typing import Any
 
 from mlops_iac.components.serving_metrics import BY_RUNTIME, RequestMetrics
@@ -43,15 +55,29 @@ POD_HASH_METRIC_LABEL = "rollouts_pod_template_hash"
 """The same label on scraped series (ServiceMonitor `podTargetLabels`, sanitized)."""
 CANARY_HASH_ARG = "canary-hash"
 
-IGNORED_DEPLOYMENT_FIELDS = [f'spec.template.metadata.annotations["{MODEL_VERSION_ANNOTATION}"]']
-"""The watcher's field on the Deployment: Pulumi leaves it alone."""
-IGNORED_SERVICE_FIELDS = [f'spec.selector["{POD_HASH_LABEL}"]']
-"""The controller's key in the stable and canary Services' selectors."""
-IGNORED_ROUTE_FIELDS = [
-    "spec.rules[0].backendRefs[0].weight",
-    "spec.rules[0].backendRefs[1].weight",
-]
-"""The plugin's weights on the endpoint's HTTPRoute."""
+IGNORED_SERVICE_FIELDS = ["spec.selector"]
+"""The stable and canary Services' selector, the controller's once it narrows it to a
+revision (the endpoint's pod selector never changes)."""
+IGNORED_ROUTE_FIELDS = ["spec.rules"]
+"""The route's rules, the plugin's once it weighs them."""
+ROUTE_RULES_ANNOTATION = "mlops-iac.dev/route-rules"
+"""A digest of the route's rules without their weights: when it changes (a new port), Pulumi
+replaces the route (ignoring `spec.rules` would otherwise keep the old backends)."""
+
+
+def rules_digest(rules: list[dict[str, Any]]) -> str:
+    """The digest of `rules` with every backend's weight left out."""
+    unweighted = [
+        {
+            **rule,
+            "backendRefs": [
+                {k: v for k, v in ref.items() if k != "weight"} for ref in rule["backendRefs"]
+            ],
+        }
+        for rule in rules
+    ]
+    encoded = json.dumps(unweighted, sort_keys=True).encode()
+    return hashlib.sha256(encoded).hexdigest()[:16]
 
 
 def canary_service_name(service: str) -> str:

@@ -12,18 +12,19 @@ from mlops_iac.components.feature_store import FeatureStore
 from mlops_iac.components.platform_reference import RegistryReference
 from mlops_iac.components.registry import ModelRegistry
 from mlops_iac.components.rollout_specs import (
-    IGNORED_DEPLOYMENT_FIELDS,
     IGNORED_ROUTE_FIELDS,
     IGNORED_SERVICE_FIELDS,
     MODEL_VERSION_ANNOTATION,
     MODEL_VERSION_ENV,
     POD_HASH_LABEL,
     ROLLOUT_API,
+    ROUTE_RULES_ANNOTATION,
     analysis_template_name,
     analysis_template_spec,
     canary_service_name,
     metrics_service_name,
     rollout_spec,
+    rules_digest,
 )
 from mlops_iac.components.routes import (
     create_route,
@@ -279,14 +280,10 @@ class ServingEndpoint(pulumi.ComponentResource):
         """`replicas` None leaves the count to an autoscaler (or every update would reset
         the scale it chose). `up` waits for the pods to exist, not to be ready
         (AWAIT_PODS_CREATED). `pinned`: the pod template of a Rollout, at 0 replicas, whose
-        model-version annotation belongs to the promotion watcher."""
+        model-version annotation belongs to the promotion watcher (a key Pulumi never sets, so
+        server-side apply leaves it alone)."""
         await_ = AWAIT_SEEN if pinned else AWAIT_PODS_CREATED
         metadata = {**metadata, "annotations": dict(await_)}
-        opts = self._child
-        if pinned:
-            opts = pulumi.ResourceOptions.merge(
-                opts, pulumi.ResourceOptions(ignore_changes=IGNORED_DEPLOYMENT_FIELDS)
-            )
         deployment_spec: dict[str, Any] = {
             "selector": {"matchLabels": match},
             "strategy": pods.ZERO_DOWNTIME_ROLLOUT,
@@ -295,7 +292,7 @@ class ServingEndpoint(pulumi.ComponentResource):
         if replicas is not None:
             deployment_spec["replicas"] = replicas
         k8s.apps.v1.Deployment(
-            f"{name}-deployment", metadata=metadata, spec=deployment_spec, opts=opts
+            f"{name}-deployment", metadata=metadata, spec=deployment_spec, opts=self._child
         )
 
     def _http_port(self) -> dict[str, Any]:
@@ -323,11 +320,12 @@ class ServingEndpoint(pulumi.ComponentResource):
 
     def _rolled_services(self, name: str, metadata: dict[str, Any], match: dict[str, str]) -> None:
         """A rolled endpoint's Services: the stable one (the endpoint's name) and the canary
-        one, whose selectors Argo Rollouts narrows to one revision's pods (Pulumi ignores
-        that key), and a headless one over every pod that Prometheus scrapes, each series
-        labelled with its pod's revision (the analysis selects the new one by it)."""
+        one, whose selectors Argo Rollouts narrows to one revision's pods (which Pulumi then
+        leaves to it: IGNORED_SERVICE_FIELDS), and a headless one over every pod that
+        Prometheus scrapes, each series labelled with its pod's revision (the analysis
+        selects the new one by it)."""
         service = metadata["name"]
-        ignore_hash = pulumi.ResourceOptions.merge(
+        selector_is_theirs = pulumi.ResourceOptions.merge(
             self._child, pulumi.ResourceOptions(ignore_changes=IGNORED_SERVICE_FIELDS)
         )
         for pulumi_name, service_name in (
@@ -338,7 +336,7 @@ class ServingEndpoint(pulumi.ComponentResource):
                 pulumi_name,
                 metadata={**metadata, "name": service_name},
                 spec={"selector": match, "ports": [self._http_port()]},
-                opts=ignore_hash,
+                opts=selector_is_theirs,
             )
         scraped = {**metadata["labels"], "mlops-iac.dev/metrics": "true"}
         k8s.core.v1.Service(
@@ -589,20 +587,32 @@ class ServingEndpoint(pulumi.ComponentResource):
         canary = endpoint.canary
         stable, port = self._backend(service)
         if endpoint.rollout is not None:
-            # Argo Rollouts' Gateway API plugin weighs these two; Pulumi leaves the weights.
+            # Argo Rollouts' Gateway API plugin weighs these two; once it has, the rules are
+            # its own (IGNORED_ROUTE_FIELDS), and a change of the rules replaces the route.
+            spec = httproute_spec(
+                routing,
+                self._platform.gateway_namespace,
+                host,
+                backend_refs(stable, canary_service_name(stable), port, 0),
+            )
             self._platform.apis.custom_resource(
                 f"{name}-route",
                 api_version="gateway.networking.k8s.io/v1",
                 kind="HTTPRoute",
-                metadata={"name": service, "namespace": self._platform.namespace, "labels": labels},
-                spec=httproute_spec(
-                    routing,
-                    self._platform.gateway_namespace,
-                    host,
-                    backend_refs(stable, canary_service_name(stable), port, 0),
-                ),
+                metadata={
+                    "name": service,
+                    "namespace": self._platform.namespace,
+                    "labels": labels,
+                    "annotations": {ROUTE_RULES_ANNOTATION: rules_digest(spec["rules"])},
+                },
+                spec=spec,
                 opts=pulumi.ResourceOptions.merge(
-                    self._child, pulumi.ResourceOptions(ignore_changes=IGNORED_ROUTE_FIELDS)
+                    self._child,
+                    pulumi.ResourceOptions(
+                        ignore_changes=IGNORED_ROUTE_FIELDS,
+                        replace_on_changes=[f'metadata.annotations["{ROUTE_RULES_ANNOTATION}"]'],
+                        delete_before_replace=True,
+                    ),
                 ),
             )
             return

@@ -246,6 +246,16 @@ def test_a_promotion_walks_every_replica_through_the_steps_to_the_new_version(
     assert "new revision's share of requests: 60%" in status, status
     assert f"model version pinned on the template: {version}" in status, status
     assert held["status"]["stableRS"] == before
+    # a `pulumi up` during the rollout that updates the endpoint's route (a new host) is no
+    # field conflict (the plugin owns the rules then) and keeps the rollout where it is: its
+    # weights, its step, the pinned version
+    endpoint = loop.stack.config["mlops:serving"][0]
+    loop.stack.set("mlops:serving", [{**endpoint, "ingress": {"host": "churn.example.test"}}])
+    loop.stack.up()
+    route = loop.plane.get("httproute", ENDPOINT, "-n", NAMESPACE)
+    assert route["spec"]["hostnames"] == ["churn.example.test"]
+    assert loop.route_weights() == (40, 60)
+    assert _at(loop.rollout(), 3) and loop.pinned_version() == version
     loop.stack.mlops_iac(*loop.cli("promote"))
     done = loop.watch_until(lambda r: _healthy_on(r, new_hash))
     elapsed = time.monotonic() - started

@@ -303,3 +303,26 @@ def test_a_rollback_is_alerted_on_and_the_rollouts_are_on_the_serving_dashboard(
         monitor["spec"]["selector"]["matchLabels"]
         == (stack.manifest("Deployment", "promotion-watcher")["spec"]["selector"]["matchLabels"])
     )
+
+
+def test_a_change_of_the_route_rules_replaces_the_route_but_weights_do_not():
+    from mlops_iac.components.rollout_specs import rules_digest
+
+    def rules(port: int, canary_weight: int) -> list[dict[str, Any]]:
+        return [
+            {
+                "matches": [{"path": {"type": "PathPrefix", "value": "/"}}],
+                "backendRefs": [
+                    {"name": "churn", "port": port, "weight": 100 - canary_weight},
+                    {"name": "churn-canary", "port": port, "weight": canary_weight},
+                ],
+            }
+        ]
+
+    assert rules_digest(rules(8080, 0)) == rules_digest(rules(8080, 60))
+    assert rules_digest(rules(8080, 0)) != rules_digest(rules(9000, 0))
+    other_port = rolled_stack(serving=[{**ENDPOINT, "port": 9000, "rollout": {}}])
+    annotation = "mlops-iac.dev/route-rules"
+    assert other_port.manifest("HTTPRoute", "churn")["metadata"]["annotations"][
+        annotation
+    ] == rules_digest(other_port.manifest("HTTPRoute", "churn")["spec"]["rules"])
