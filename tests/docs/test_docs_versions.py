@@ -20,6 +20,7 @@ PINS = {
     "Pulumi CLI": versions.PULUMI_CLI_VERSION,
     "Kueue": versions.KUEUE_VERSION,
     "Feast": versions.FEAST_VERSION,
+    "Argo Rollouts": versions.ARGO_ROLLOUTS_VERSION,
 }
 
 
