@@ -3,9 +3,11 @@ real Pulumi CLI, the Argo Rollouts controller (v1.10.2, built from its Go module
 Gateway API plugin (v0.15.0, built from ../shared/vendor), the promotion watcher as a process
 following a real MLflow registry, kwok running the pods.
 
-The tests run in file order on one stack: a first `up`, a promotion that walks the steps on
-the HTTPRoute's weights, Pulumi and the controller leaving each other's fields alone, a
-version whose analysis fails and is rolled back, and the alias moved back.
+The tests run in file order on one stack: a first `up`, a model trained and promoted by the
+stack's own trainer that the watcher pins and the controller walks through the steps on the
+HTTPRoute's weights (with a `pulumi up` in the middle), Pulumi and the controller leaving
+each other's fields alone, a version whose analysis fails and is rolled back, the alias
+moved back, and `destroy`. Each step of the loop is printed with its version (`-s`).
 """
 
 from __future__ import annotations
@@ -88,6 +90,15 @@ class Loop:
 
     def promote(self, version: str) -> None:
         self.registry.set_registered_model_alias(MODEL, "champion", version)
+
+    def train(self) -> Any:
+        """A run of the stack's trainer (mlops_iac.workloads.train) on a small public
+        dataset: it registers a version and, past its champion gate, moves `champion`."""
+        from mlops_iac.workloads.train import TrainConfig, train
+
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setenv("MLFLOW_TRACKING_URI", self.registry.tracking_uri)
+            return train(TrainConfig(model_name=MODEL, params={"n_estimators": 10}), self.registry)
 
     def register(self) -> str:
         """A new version of the model (its files are never fetched: kwok runs the pods)."""
@@ -232,11 +243,14 @@ def test_a_promotion_walks_every_replica_through_the_steps_to_the_new_version(
     loop: Loop,
 ) -> None:
     before = loop.rollout()["status"]["stableRS"]
-    version = loop.register()
+    trained = loop.train()  # the stack's trainer: its champion gate moves the alias
+    assert trained.promoted, trained
+    version = trained.version
     started = time.monotonic()
-    loop.promote(version)
+    print(f"[train] v{version}: champion ({trained.metric} {trained.score:.4f})")
 
     wait_until(lambda: loop.pinned_version() == version, timeout=60)
+    print(f"[watch] v{version} pinned on the template after {time.monotonic() - started:.1f} s")
     moving = loop.watch_until(lambda r: r["status"].get("currentPodHash") != before)
     new_hash = moving["status"]["currentPodHash"]
     loop.weights_seen.clear()
@@ -259,7 +273,10 @@ def test_a_promotion_walks_every_replica_through_the_steps_to_the_new_version(
     loop.stack.mlops_iac(*loop.cli("promote"))
     done = loop.watch_until(lambda r: _healthy_on(r, new_hash))
     elapsed = time.monotonic() - started
-    print(f"promotion of version {version} to every replica (one manual promote): {elapsed:.1f} s")
+    print(
+        f"[rollout] v{version} on every replica {elapsed:.1f} s after its promotion (steps "
+        f"{loop.weights_seen}, one manual promote)"
+    )
 
     canary_weights = [canary for _, canary in loop.weights_seen]
     assert [w for w in canary_weights if w in (20, 60)] == [20, 60], loop.weights_seen
