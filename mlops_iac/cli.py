@@ -68,6 +68,12 @@ StackFlag = Annotated[
     str | None, typer.Option("--stack", "-s", help="Stack name, as on synth and train.")
 ]
 DirOption = Annotated[Path, typer.Option("--dir", "-C", help="Folder with Pulumi.yaml.")]
+ContextOption = Annotated[
+    str | None, typer.Option("--context", help="kubeconfig context; by the stack's target.")
+]
+KubeconfigOption = Annotated[
+    Path | None, typer.Option("--kubeconfig", help="kubeconfig file; by the target.")
+]
 
 
 def _fail_spec(error: SpecError) -> typer.Exit:
@@ -684,12 +690,8 @@ def train(
             "--tracking-uri", envvar="MLFLOW_TRACKING_URI", help="MLflow server for --local."
         ),
     ] = None,
-    context: Annotated[
-        str | None, typer.Option("--context", help="kubeconfig context; by the stack's target.")
-    ] = None,
-    kubeconfig: Annotated[
-        Path | None, typer.Option("--kubeconfig", help="kubeconfig file; by the target.")
-    ] = None,
+    context: ContextOption = None,
+    kubeconfig: KubeconfigOption = None,
     wait: Annotated[
         bool, typer.Option("--wait/--no-wait", help="Wait for the run and show its result.")
     ] = True,
@@ -732,12 +734,8 @@ def rollout(
         bool,
         typer.Option("--full", help="With promote: straight to 100%, skipping steps and analysis."),
     ] = False,
-    context: Annotated[
-        str | None, typer.Option("--context", help="kubeconfig context; by the stack's target.")
-    ] = None,
-    kubeconfig: Annotated[
-        Path | None, typer.Option("--kubeconfig", help="kubeconfig file; by the target.")
-    ] = None,
+    context: ContextOption = None,
+    kubeconfig: KubeconfigOption = None,
 ) -> None:
     """Show or steer the Argo Rollouts rollout of an endpoint with `rollout`."""
     from mlops_iac.rollout_cli import run

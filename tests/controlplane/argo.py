@@ -54,8 +54,7 @@ def rollouts_controller(plane: ControlPlane, workdir: Path) -> Iterator[subproce
     plane.kubectl("apply", "--server-side", "-f", "-", stdin=json.dumps(config))
     workdir.mkdir(parents=True, exist_ok=True)
     healthz = free_port()
-    log = open(workdir / "rollouts-controller.log", "wb")  # noqa: SIM115 - the child owns it
-    process = subprocess.Popen(
+    process = spawn(
         [
             str(plane.bin_dir / "rollouts-controller"),
             "--kubeconfig", str(plane.kubeconfig),
@@ -64,18 +63,31 @@ def rollouts_controller(plane: ControlPlane, workdir: Path) -> Iterator[subproce
             "--metricsPort", str(free_port()),
             "--loglevel", "info",
         ],
+        workdir / "rollouts-controller.log",
+        env={**plane.env(), "POD_NAMESPACE": CONTROLLER_NAMESPACE},
         cwd=workdir,
-        env={**os.environ, **plane.env(), "POD_NAMESPACE": CONTROLLER_NAMESPACE},
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
     )  # fmt: skip
-    log.close()
     try:
         _wait_healthy(f"http://{LOOPBACK}:{healthz}/healthz", process, workdir)
         yield process
     finally:
         stop_process_group(process)
+
+
+def spawn(
+    command: list[str], log: Path, *, env: dict[str, str], cwd: Path | None = None
+) -> subprocess.Popen[bytes]:
+    """Start `command` in a session of its own (stop it with `stop_process_group`), with
+    `env` over this process's environment and its output in `log`."""
+    with log.open("wb") as out:
+        return subprocess.Popen(
+            command,
+            cwd=cwd,
+            env={**os.environ, **env},
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
 
 
 def _wait_healthy(url: str, process: subprocess.Popen[bytes], workdir: Path) -> None:

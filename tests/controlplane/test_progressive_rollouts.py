@@ -13,8 +13,6 @@ moved back, and `destroy`. Each step of the loop is printed with its version (`-
 from __future__ import annotations
 
 import json
-import os
-import subprocess
 import sys
 import time
 from collections.abc import Iterator
@@ -25,7 +23,7 @@ from typing import Any
 
 import pytest
 import yaml
-from argo import PrometheusStandIn, rollouts_controller
+from argo import PrometheusStandIn, rollouts_controller, spawn
 from polling import wait_until
 from toolchain import REPO, TierStack
 
@@ -198,20 +196,16 @@ def _watcher(plane: ControlPlane, registry: MlflowServer, root: Path) -> Iterato
     config = root / "promotion-watch.json"
     config.write_text(config_map["data"]["promotion-watch.json"])
     log_path = root / "promotion-watcher.log"
-    log = open(log_path, "wb")  # noqa: SIM115 - the child owns it
-    process = subprocess.Popen(
+    process = spawn(
         [
             sys.executable, "-m", "mlops_iac.workloads.promotion_watch",
             "--config", str(config),
             "--kubeconfig", str(plane.kubeconfig),
             "--metrics-port", str(free_port()),
         ],
-        env={**os.environ, "MLFLOW_TRACKING_URI": registry.url},
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
+        log_path,
+        env={"MLFLOW_TRACKING_URI": registry.url},
     )  # fmt: skip
-    log.close()
     try:
         yield log_path
     finally:

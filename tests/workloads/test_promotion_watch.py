@@ -21,6 +21,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+from k8s_recorder import JsonHandler
 
 from mlops_iac.components.rollout_specs import MODEL_VERSION_ANNOTATION
 from mlops_iac.testing.local_servers import (
@@ -313,18 +314,7 @@ def handler_for(cluster: FakeCluster) -> type[BaseHTTPRequestHandler]:
     deployment_path = f"/apis/apps/v1/namespaces/{NAMESPACE}/deployments/{ENDPOINT}"
     rollout_path = f"/apis/argoproj.io/v1alpha1/namespaces/{NAMESPACE}/rollouts/{ENDPOINT}"
 
-    class Handler(BaseHTTPRequestHandler):
-        def log_message(self, *args: Any) -> None:
-            pass
-
-        def reply(self, status: int, body: Any) -> None:
-            data = json.dumps(body).encode()
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
-
+    class Handler(JsonHandler):
         def not_found(self) -> None:
             self.reply(404, {"kind": "Status", "code": 404, "reason": "NotFound"})
 
