@@ -21,6 +21,7 @@ from mlops_iac.components.registry import ModelRegistry
 from mlops_iac.components.rollout_specs import GATEWAY_PLUGIN
 from mlops_iac.k8s import network, pods, resources
 from mlops_iac.k8s.apis import ClusterApis
+from mlops_iac.local.tools import platform_key
 from mlops_iac.platforms.base import Platform
 from mlops_iac.spec import EndpointSpec, Profile, StackSpec
 
@@ -67,6 +68,15 @@ def controller_values(profile: Profile, arch: str = "amd64") -> dict[str, Any]:
         "providerRBAC": {"enabled": True, "providers": {"gatewayAPI": True}},
         "dashboard": {"enabled": False},
     }
+
+
+def plugin_arch(spec: StackSpec, machine: str | None = None) -> str:
+    """The CPU architecture of the plugin binary the controller downloads: on kind the
+    nodes are containers of this machine's architecture (arm64 on Apple silicon); elsewhere
+    amd64, the architecture of every node group the AWS target makes."""
+    if spec.target.kind == "kind":
+        return platform_key(machine=machine).rpartition("-")[2]
+    return "amd64"
 
 
 def watched_endpoints(spec: StackSpec, namespace: str) -> list[dict[str, str]]:
@@ -122,6 +132,7 @@ class RolloutsController(pulumi.ComponentResource):
         *,
         apis: ClusterApis,
         profile: Profile,
+        arch: str,
         opts: pulumi.ResourceOptions,
     ) -> None:
         super().__init__("mlops:index:RolloutsController", name, None, opts)
@@ -132,7 +143,7 @@ class RolloutsController(pulumi.ComponentResource):
             namespace=CONTROLLER_NAMESPACE,
             create_namespace=True,
             atomic=True,
-            values=controller_values(profile),
+            values=controller_values(profile, arch),
             opts=pulumi.ResourceOptions(parent=self),
         )
         apis.install(charts.ARGO_ROLLOUTS.name, release)

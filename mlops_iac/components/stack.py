@@ -9,7 +9,7 @@ from mlops_iac.components.feature_store import FeatureStore
 from mlops_iac.components.monitoring import Monitoring
 from mlops_iac.components.platform_reference import RegistryReference, read_team
 from mlops_iac.components.registry import ModelRegistry
-from mlops_iac.components.rollouts import PromotionWatcher, RolloutsController
+from mlops_iac.components.rollouts import PromotionWatcher, RolloutsController, plugin_arch
 from mlops_iac.components.serving import ServingEndpoint
 from mlops_iac.components.teams import TeamNamespace
 from mlops_iac.components.training import TrainingCluster
@@ -133,6 +133,7 @@ class MLOpsStack(pulumi.ComponentResource):
                 f"{name}-rollouts",
                 apis=self.platform.apis,
                 profile=spec.profile,
+                arch=plugin_arch(spec),
                 opts=self.platform.child_options(self),
             )
         if any(endpoint.rollout is not None for endpoint in spec.serving):

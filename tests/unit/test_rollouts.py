@@ -177,6 +177,22 @@ def test_the_stack_installs_the_pinned_controller_with_the_gateway_plugin(stack)
         assert release.urn in resource.depends_on
 
 
+@pytest.mark.parametrize(
+    ("target", "machine", "arch"),
+    [
+        ({"kind": "kind"}, "arm64", "arm64"),
+        ({"kind": "kind"}, "aarch64", "arm64"),
+        ({"kind": "kind"}, "x86_64", "amd64"),
+        ({"kind": "kubernetes"}, "arm64", "amd64"),
+    ],
+)
+def test_the_plugin_binary_fits_the_nodes(target, machine, arch):
+    from mlops_iac.components.rollouts import plugin_arch
+
+    spec = StackSpec.load({"name": "demo", "target": target})
+    assert plugin_arch(spec, machine) == arch
+
+
 def test_a_cluster_that_has_the_controller_gets_no_release():
     result = rolled_stack(
         target={"kind": "kubernetes", "preinstalled": ["argo-rollouts", "gateway-api"]}
