@@ -216,6 +216,8 @@ class PromotionWatcher(pulumi.ComponentResource):
                 WATCHER_MODULE,
                 "--config",
                 f"{WATCHER_CONFIG_DIR}/{WATCHER_CONFIG_FILE}",
+                "--metrics-host",
+                "0.0.0.0",
                 "--metrics-port",
                 str(WATCHER_METRICS_PORT),
             ],

@@ -39,7 +39,8 @@ The config (`--config`, or PROMOTION_WATCH_CONFIG) is a JSON file:
 
 The tracking URI comes from MLFLOW_TRACKING_URI, never the command line. The Kubernetes API
 is the in-cluster one unless `--kubeconfig` (or KUBECONFIG) names a kubeconfig file. The
-state is served as Prometheus metrics on `--metrics-port` (8082; 0 serves none):
+state is served as Prometheus metrics on `--metrics-host` (every interface) and
+`--metrics-port` (8082; 0 serves none):
 `mlops_rollout_model_version`, `mlops_rollout_state` and `mlops_rollout_total`. `--once`
 polls once and exits: 0 when every endpoint was handled, 1 when one failed, 2 on a bad
 config. SIGTERM ends the loop after the current poll.
@@ -605,6 +606,11 @@ def _parser() -> argparse.ArgumentParser:
         default=DEFAULT_METRICS_PORT,
         help="port of the Prometheus metrics; 0 serves none",
     )
+    parser.add_argument(
+        "--metrics-host",
+        default="0.0.0.0",
+        help="address the metrics are served on (every interface by default)",
+    )
     parser.add_argument("--once", action="store_true", help="poll once, then exit")
     return parser
 
@@ -637,7 +643,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.metrics_port:
             from prometheus_client import start_http_server
 
-            start_http_server(args.metrics_port, registry=watcher.metrics.registry)
+            start_http_server(
+                args.metrics_port, addr=args.metrics_host, registry=watcher.metrics.registry
+            )
         log.info(
             "watching %d endpoint(s) in %s every %gs",
             len(config.endpoints), _registry_host(tracking_uri), config.poll_seconds,
