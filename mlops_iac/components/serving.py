@@ -50,6 +50,8 @@ from mlops_iac.spec.serving import registered_model_of
 
 ENDPOINT_LABEL = "mlops-iac.dev/endpoint"
 """Carried by the stable and the challenger pods of one endpoint."""
+ENDPOINT_SERVICE_LABEL = "__meta_kubernetes_service_label_mlops_iac_dev_endpoint"
+"""ENDPOINT_LABEL of a scraped Service, as Prometheus' Kubernetes discovery names it."""
 FEATURE_SERVER_ENV = "FEATURE_SERVER_URL"
 """Set on the model server's container when the endpoint asks for the feature server."""
 METRICS_RUNTIMES = ("builtin", "mlserver")
@@ -357,6 +359,15 @@ class ServingEndpoint(pulumi.ComponentResource):
                 match={**match, "mlops-iac.dev/metrics": "true"},
                 opts=self._child,
                 pod_target_labels=[POD_HASH_LABEL],
+                # series say `service="<endpoint>"`, as every other endpoint's do (the alert
+                # rules and the dashboard group by it), not the headless Service's name
+                relabelings=[
+                    {
+                        "sourceLabels": [ENDPOINT_SERVICE_LABEL],
+                        "targetLabel": "service",
+                        "action": "replace",
+                    }
+                ],
             )
 
     def _rollout(

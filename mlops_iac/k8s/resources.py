@@ -132,14 +132,16 @@ def service_monitor(
     opts: pulumi.ResourceOptions,
     port: str = "metrics",
     pod_target_labels: list[str] | None = None,
+    relabelings: list[dict[str, Any]] | None = None,
 ) -> k8s.apiextensions.CustomResource:
     """A Prometheus Operator ServiceMonitor scraping `/metrics` on the named Service port of
     the Services labelled `match`, every 30 s (after what installs the operator's CRDs);
-    `pod_target_labels` copies those pod labels onto every series."""
-    spec: dict[str, Any] = {
-        "selector": {"matchLabels": match},
-        "endpoints": [{"port": port, "path": "/metrics", "interval": "30s"}],
-    }
+    `pod_target_labels` copies those pod labels onto every series, `relabelings` rewrite the
+    target's labels."""
+    endpoint: dict[str, Any] = {"port": port, "path": "/metrics", "interval": "30s"}
+    if relabelings:
+        endpoint["relabelings"] = relabelings
+    spec: dict[str, Any] = {"selector": {"matchLabels": match}, "endpoints": [endpoint]}
     if pod_target_labels:
         spec["podTargetLabels"] = pod_target_labels
     return apis.custom_resource(

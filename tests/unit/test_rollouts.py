@@ -126,6 +126,15 @@ def test_prometheus_scrapes_every_pod_once_labelled_with_its_revision(stack):
     scraped = stack.manifest("Service", "churn-metrics")
 
     assert monitor["podTargetLabels"] == ["rollouts-pod-template-hash"]
+    # the series name the endpoint as `service`, like every other endpoint's
+    assert monitor["endpoints"][0]["relabelings"] == [
+        {
+            "sourceLabels": ["__meta_kubernetes_service_label_mlops_iac_dev_endpoint"],
+            "targetLabel": "service",
+            "action": "replace",
+        }
+    ]
+    assert scraped["metadata"]["labels"]["mlops-iac.dev/endpoint"] == "churn"
     assert scraped["spec"]["clusterIP"] == "None"
     assert scraped["spec"]["selector"] == stack.manifest("Service", "churn")["spec"]["selector"]
     selected = monitor["selector"]["matchLabels"]

@@ -257,7 +257,10 @@ def scraped_as(stack: SynthResult) -> ScrapedAs:
     assert (endpoint["port"], endpoint["path"]) == ("metrics", "/metrics")
     # Prometheus service discovery sanitizes label names: every invalid character becomes `_`
     hash_label = re.sub(r"[^a-zA-Z0-9_]", "_", POD_HASH_LABEL)
-    return ScrapedAs(monitor["metadata"]["namespace"], metrics_service_name(ENDPOINT), hash_label)
+    # its relabeling names the endpoint (the Service's endpoint label) as `service`
+    relabeled = {r["targetLabel"]: r["sourceLabels"] for r in endpoint.get("relabelings", [])}
+    assert relabeled == {"service": ["__meta_kubernetes_service_label_mlops_iac_dev_endpoint"]}
+    return ScrapedAs(monitor["metadata"]["namespace"], ENDPOINT, hash_label)
 
 
 # --- the pods, run here -----------------------------------------------------------------------
