@@ -20,9 +20,13 @@ def test_each_new_champion_is_rolled_out_in_steps_judged_by_its_metrics(stack):
     route = stack.manifest("HTTPRoute", "churn")["spec"]["rules"][0]["backendRefs"]
 
     assert [s["setWeight"] for s in canary["steps"] if "setWeight" in s] == [10, 50]
-    assert [m["name"] for m in analysis["metrics"]] == ["error-ratio", "p99-latency"]
-    # the alert thresholds judge each step: 1% errors, p99 250 ms
-    assert [m["successCondition"][-4:] for m in analysis["metrics"]] == ["0.01", "0.25"]
+    assert [m["name"] for m in analysis["metrics"]] == [
+        "error-ratio",
+        "client-error-increase",
+        "p99-latency",
+    ]
+    # the alert thresholds judge each step: 1% errors (5xx; 4xx above the stable's), p99 250 ms
+    assert [m["successCondition"][-4:] for m in analysis["metrics"]] == ["0.01", "0.01", "0.25"]
     assert [(b["name"], b["weight"]) for b in route] == [("churn", 100), ("churn-canary", 0)]
 
 

@@ -54,6 +54,7 @@ POD_HASH_LABEL = "rollouts-pod-template-hash"
 POD_HASH_METRIC_LABEL = "rollouts_pod_template_hash"
 """The same label on scraped series (ServiceMonitor `podTargetLabels`, sanitized)."""
 CANARY_HASH_ARG = "canary-hash"
+STABLE_HASH_ARG = "stable-hash"
 
 IGNORED_SERVICE_FIELDS = ["spec.selector"]
 """The stable and canary Services' selector, the controller's once it narrows it to a
@@ -103,20 +104,38 @@ def rate_window(analysis: AnalysisSpec) -> str:
     return f"{max(120, 2 * analysis.interval_seconds)}s"
 
 
+def _series(metrics: RequestMetrics, namespace: str, argument: str, *extra: str) -> str:
+    return metrics.selector(namespace, f'{POD_HASH_METRIC_LABEL}="{{{{args.{argument}}}}}"', *extra)
+
+
 def _canary_series(metrics: RequestMetrics, namespace: str, *extra: str) -> str:
-    return metrics.selector(
-        namespace, f'{POD_HASH_METRIC_LABEL}="{{{{args.{CANARY_HASH_ARG}}}}}"', *extra
+    return _series(metrics, namespace, CANARY_HASH_ARG, *extra)
+
+
+def _ratio(metrics: RequestMetrics, namespace: str, window: str, argument: str, codes: str) -> str:
+    """The share of one revision's answers whose status matches `codes`: NaN without
+    requests (0/0), never empty."""
+    matching = _series(metrics, namespace, argument, f'{metrics.status_label}=~"{codes}"')
+    answered = _series(metrics, namespace, argument)
+    return (
+        f"(sum(rate({metrics.requests}{matching}[{window}])) or vector(0))"
+        f" / (sum(rate({metrics.requests}{answered}[{window}])) or vector(0))"
     )
 
 
 def error_ratio_query(metrics: RequestMetrics, namespace: str, window: str) -> str:
     """The new revision's share of 5xx answers: NaN without requests (0/0), never empty."""
-    errors = _canary_series(metrics, namespace, f'{metrics.status_label}=~"5.."')
-    answered = _canary_series(metrics, namespace)
-    return (
-        f"(sum(rate({metrics.requests}{errors}[{window}])) or vector(0))"
-        f" / (sum(rate({metrics.requests}{answered}[{window}])) or vector(0))"
-    )
+    return _ratio(metrics, namespace, window, CANARY_HASH_ARG, "5..")
+
+
+def client_error_increase_query(metrics: RequestMetrics, namespace: str, window: str) -> str:
+    """How much larger the new revision's share of 4xx answers is than the stable one's: a
+    version that rejects what clients send (a new required column, a stricter schema) answers
+    4xx, not 5xx; requests that every version rejects do not count against it. NaN while
+    either revision has no requests."""
+    canary = _ratio(metrics, namespace, window, CANARY_HASH_ARG, "4..")
+    stable = _ratio(metrics, namespace, window, STABLE_HASH_ARG, "4..")
+    return f"({canary}) - ({stable})"
 
 
 def p99_latency_query(metrics: RequestMetrics, namespace: str, window: str) -> str:
@@ -148,8 +167,9 @@ def prometheus_address(spec: StackSpec, analysis: AnalysisSpec) -> str:
 def analysis_template_spec(
     spec: StackSpec, endpoint: EndpointSpec, analysis: AnalysisSpec
 ) -> dict[str, Any]:
-    """Two metrics, each measured every `interval_seconds` while the rollout runs: the new
-    revision's 5xx ratio and p99 latency. No requests (NaN, or an empty result, which Argo
+    """Three metrics, each measured every `interval_seconds` while the rollout runs: the new
+    revision's 5xx ratio, its 4xx ratio above the stable revision's (both against the error
+    rate) and its p99 latency. No requests (NaN, or an empty result, which Argo
     Rollouts would count as an error) passes: a step with no traffic has nothing to judge."""
     metrics = BY_RUNTIME[endpoint.runtime]
     address = prometheus_address(spec, analysis)
@@ -165,11 +185,17 @@ def analysis_template_spec(
             "provider": {"prometheus": {"address": address, "query": query}},
         }
 
+    namespace = spec.namespace
     return {
-        "args": [{"name": CANARY_HASH_ARG}],
+        "args": [{"name": CANARY_HASH_ARG}, {"name": STABLE_HASH_ARG}],
         "metrics": [
-            metric("error-ratio", error_ratio_query(metrics, spec.namespace, window), error_rate),
-            metric("p99-latency", p99_latency_query(metrics, spec.namespace, window), latency),
+            metric("error-ratio", error_ratio_query(metrics, namespace, window), error_rate),
+            metric(
+                "client-error-increase",
+                client_error_increase_query(metrics, namespace, window),
+                error_rate,
+            ),
+            metric("p99-latency", p99_latency_query(metrics, namespace, window), latency),
         ],
     }
 
@@ -212,7 +238,10 @@ def rollout_spec(
     if rollout.analysis is not None:
         canary["analysis"] = {
             "templates": [{"templateName": analysis_template_name(service)}],
-            "args": [{"name": CANARY_HASH_ARG, "valueFrom": {"podTemplateHashValue": "Latest"}}],
+            "args": [
+                {"name": CANARY_HASH_ARG, "valueFrom": {"podTemplateHashValue": "Latest"}},
+                {"name": STABLE_HASH_ARG, "valueFrom": {"podTemplateHashValue": "Stable"}},
+            ],
             "startingStep": 1,
         }
     spec: dict[str, Any] = {

@@ -107,9 +107,14 @@ def test_the_analysis_judges_the_new_revision_by_the_alert_thresholds(stack):
 
     assert background["templates"] == [{"templateName": "churn-rollout-analysis"}]
     assert background["args"] == [
-        {"name": "canary-hash", "valueFrom": {"podTemplateHashValue": "Latest"}}
+        {"name": "canary-hash", "valueFrom": {"podTemplateHashValue": "Latest"}},
+        {"name": "stable-hash", "valueFrom": {"podTemplateHashValue": "Stable"}},
     ]
+    assert list(metrics) == ["error-ratio", "client-error-increase", "p99-latency"]
     assert metrics["error-ratio"]["successCondition"].endswith("result[0] <= 0.02")
+    assert metrics["client-error-increase"]["successCondition"].endswith("result[0] <= 0.02")
+    increase = metrics["client-error-increase"]["provider"]["prometheus"]["query"]
+    assert 'rollouts_pod_template_hash="{{args.stable-hash}}"' in increase
     assert metrics["p99-latency"]["successCondition"].endswith("result[0] <= 0.3")
     for metric in metrics.values():
         query = metric["provider"]["prometheus"]["query"]

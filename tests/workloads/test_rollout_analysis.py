@@ -47,6 +47,7 @@ from mlops_iac.components.rollout_specs import (
     CANARY_HASH_ARG,
     MODEL_VERSION_ANNOTATION,
     POD_HASH_LABEL,
+    STABLE_HASH_ARG,
     analysis_template_name,
     metrics_service_name,
 )
@@ -65,6 +66,7 @@ pytestmark = pytest.mark.workload
 ENDPOINT = "churn"
 IN_CLUSTER_TRACKING = "http://mlflow.mlops.svc.cluster.local:5000"
 ARGUMENT = f"{{{{args.{CANARY_HASH_ARG}}}}}"
+STABLE_ARGUMENT = f"{{{{args.{STABLE_HASH_ARG}}}}}"
 STABLE_HASH, CANARY_HASH = "stable-hash", "canary-hash"
 POISONED_FEATURE = "mean radius"
 """The BAD version raises on a request with a negative value here; the GOOD one answers it."""
@@ -120,7 +122,8 @@ def measure(
     line per metric."""
     measured = {}
     for metric in metrics:
-        query = metric["provider"]["prometheus"]["query"].replace(ARGUMENT, pod_hash)
+        query = metric["provider"]["prometheus"]["query"]
+        query = query.replace(ARGUMENT, pod_hash).replace(STABLE_ARGUMENT, STABLE_HASH)
         result = prom.query(query)
         condition = metric["successCondition"]
         passed = succeeds(condition, result)
@@ -445,6 +448,25 @@ def send_load(replicas: dict[str, Replica]) -> Counter[tuple[str, int]]:
     return answered
 
 
+def reject(canary: Replica, count: int) -> Counter[tuple[str, int]]:
+    """`count` requests without their first input, sent to the canary alone: it answers 400."""
+    clean, _ = request_bodies()
+    body = json.loads(clean[0])
+    body["inputs"] = body["inputs"][1:]
+    answered: Counter[tuple[str, int]] = Counter()
+    connection = http.client.HTTPConnection(LOOPBACK, canary.port, timeout=30)
+    try:
+        for _ in range(count):
+            headers = {"Content-Type": "application/json"}
+            connection.request("POST", canary.infer_path, json.dumps(body).encode(), headers)
+            response = connection.getresponse()
+            response.read()
+            answered["canary", response.status] += 1
+    finally:
+        connection.close()
+    return answered
+
+
 # --- one rollout step -------------------------------------------------------------------------
 
 
@@ -473,9 +495,12 @@ def rollout_step(
     analysis: list[dict[str, Any]],
     scraped_as: ScrapedAs,
     root: Path,
+    rejected: int = 0,
 ) -> Step:
     """Prometheus over both replicas; the template measured before any request, then after a
-    load split between them, once Prometheus holds every answer the servers counted."""
+    load split between them (and `rejected` requests the canary alone answers 400: what a
+    version that rejects what clients send would do), once Prometheus holds every answer the
+    servers counted."""
     pods = {STABLE_HASH: stable, CANARY_HASH: canary}
     targets = [
         ScrapeTarget(
@@ -493,6 +518,7 @@ def rollout_step(
         prom.wait_for_targets_up(len(targets))
         before = measure(prom, analysis, CANARY_HASH, f"{label}: no requests yet")
         answered = send_load({"stable": stable, "canary": canary})
+        answered.update(reject(canary, rejected))
         for pod_hash, replica in pods.items():
             selector = f'{{{scraped_as.hash_label}="{pod_hash}"}}'
             prom.wait_for_value(f"sum(inference_requests_total{selector})", replica.answered())
@@ -534,15 +560,40 @@ def bad_step(
     )
 
 
+@pytest.fixture(scope="module")
+def rejecting_step(
+    replicas: dict[str, Replica],
+    analysis: list[dict[str, Any]],
+    scraped_as: ScrapedAs,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Step:
+    root = tmp_path_factory.mktemp("rejecting-step")
+    label = f"REJECTING canary v{replicas['good-canary'].version}"
+    return rollout_step(
+        label,
+        replicas["stable"],
+        replicas["good-canary"],
+        analysis,
+        scraped_as,
+        root,
+        rejected=REQUESTS // 10,
+    )
+
+
 # --- the specification ------------------------------------------------------------------------
 
 
 def test_the_template_measures_the_new_pods_with_conditions_of_one_known_shape(
     analysis, scraped_as
 ):
-    assert [metric["name"] for metric in analysis] == ["error-ratio", "p99-latency"]
+    assert [metric["name"] for metric in analysis] == [
+        "error-ratio",
+        "client-error-increase",
+        "p99-latency",
+    ]
     limits = {metric["name"]: condition_limit(metric["successCondition"]) for metric in analysis}
-    assert limits == {"error-ratio": 0.01, "p99-latency": 0.25}  # the alert rules' defaults
+    # the alert rules' defaults
+    assert limits == {"error-ratio": 0.01, "client-error-increase": 0.01, "p99-latency": 0.25}
     for metric in analysis:
         query = metric["provider"]["prometheus"]["query"]
         assert f'{scraped_as.hash_label}="{ARGUMENT}"' in query
@@ -583,3 +634,19 @@ def test_the_stable_pods_still_pass_while_the_canary_fails(bad_step):
     for measured in bad_step.stable.values():
         assert measured.passed, measured
     assert bad_step.stable["error-ratio"].result == [0.0]
+
+
+def test_a_canary_that_rejects_what_the_stable_accepts_fails_the_client_error_increase(
+    rejecting_step,
+):
+    measured = rejecting_step.canary["client-error-increase"]
+    rejected = rejecting_step.answered["canary", 400]
+    answered = sum(n for (role, _), n in rejecting_step.answered.items() if role == "canary")
+
+    assert rejected == REQUESTS // 10
+    assert rejecting_step.canary["error-ratio"].passed  # 4xx are no 5xx
+    assert not measured.passed
+    (increase,) = measured.result
+    assert increase == pytest.approx(rejected / answered, abs=0.1)
+    # over the stable pods the same query compares them with themselves: no increase
+    assert rejecting_step.stable["client-error-increase"].result == [0.0]
