@@ -281,6 +281,8 @@ def test_a_promotion_walks_every_replica_through_the_steps_to_the_new_version(
     assert wait_until(lambda: loop.replicas_of(before) == 0, timeout=120)
     # the analysis asked about the new revision's own pods
     assert any(f'rollouts_pod_template_hash="{new_hash}"' in q for q in loop.prometheus.queries)
+    # and compared its client errors with the revision that was stable then
+    assert any(f'rollouts_pod_template_hash="{before}"' in q for q in loop.prometheus.queries)
     tag = loop.recorded(version, "serving since")
     assert tag.startswith("serving since"), tag
 
