@@ -26,15 +26,17 @@ class RolloutStepSpec(SpecModel):
 
 
 class AnalysisSpec(SpecModel):
-    """How each step of a rollout is judged: the new version's own 5xx ratio and p99 latency,
-    queried from Prometheus while the step runs. A failed measurement aborts the rollout and
+    """How each step of a rollout is judged: the new version's own 5xx ratio, its 4xx ratio
+    above the stable version's, and its p99 latency, queried from Prometheus while the step
+    runs. A failed measurement aborts the rollout and
     every request goes back to the previous version."""
 
     error_rate: float | None = Field(
         default=None,
         gt=0,
         le=1,
-        description="Most share of the new version's requests that may fail (5xx); "
+        description="Most share of the new version's requests that may fail (5xx), and most "
+        "its share of rejected requests (4xx) may exceed the stable version's; "
         "`monitoring.alerts.error_rate` when unset.",
     )
     p99_latency_ms: float | None = Field(
