@@ -172,7 +172,9 @@ def loop(
                     }
                 ],
             }
-            stack = TierStack(plane, "rollouts-tier", REPO / "Pulumi.rollouts-tier.yaml", config)
+            stack = TierStack(
+                plane, "controlplane-rollouts", REPO / "Pulumi.controlplane-rollouts.yaml", config
+            )
             stack.write_config()
             stack.pulumi("stack", "init", stack.name)
             written = yaml.safe_load(stack.config_file.read_text())
