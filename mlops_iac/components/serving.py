@@ -60,9 +60,6 @@ the builtin server too, but KServe's Service has no metrics port."""
 KSERVE_PREDICTOR_PORT = 80
 """KServe's `<name>-predictor` Service port in Standard mode."""
 AWAIT_PODS_CREATED = {"pulumi.com/waitFor": "jsonpath={.status.updatedReplicas}"}
-AWAIT_SEEN = {"pulumi.com/waitFor": "jsonpath={.status.observedGeneration}"}
-"""What `pulumi up` waits for on a rolled endpoint's Deployment, which has no pods of its own
-(the Rollout runs them): that the Deployment controller has seen it."""
 """What `pulumi up` waits for on an endpoint's Deployments (stable and challenger): that the
 Deployment controller has seen this spec and the API server admitted at least one pod of it,
 not that the pods are ready.
@@ -86,6 +83,9 @@ also stops `pulumi destroy` from waiting for the deletion (a provider legacy), a
 drop that admission check. One thing it does not change: `pulumi refresh` still runs the
 provider's own readiness check (only skipAwait turns that off) and reports a Deployment whose
 pods still wait as not initialized."""
+AWAIT_SEEN = {"pulumi.com/waitFor": "jsonpath={.status.observedGeneration}"}
+"""What `pulumi up` waits for on a rolled endpoint's Deployment, which has no pods of its own
+(the Rollout runs them): that the Deployment controller has seen it."""
 
 
 def backend_refs(
