@@ -69,7 +69,7 @@ def run(
 ) -> int:
     """Do `action` (status, promote, abort, retry) on the endpoint's Rollout."""
     errors = Console(stderr=True, soft_wrap=True)
-    rolled = [e.name for e in spec.serving if e.rollout is not None]
+    rolled = [e.name for e in spec.rolled_endpoints]
     if endpoint not in rolled:
         allowed = ", ".join(rolled) or "none"
         errors.print(

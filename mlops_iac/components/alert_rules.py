@@ -86,8 +86,7 @@ def alert_groups(spec: StackSpec) -> list[dict[str, Any]]:
             )
         ]
         groups.append({"name": "mlops-training", "rules": training})
-    rolled = [e.name for e in spec.serving if e.rollout is not None]
-    if rolled:
+    if spec.rolled_endpoints:
         watched = f'namespace="{namespace}"'
         rollouts = [
             _rule(

@@ -95,7 +95,7 @@ def serving_dashboard(spec: StackSpec) -> str:
 def _rollout_panels(spec: StackSpec) -> list[dict[str, Any]]:
     """With automatic rollouts: each version's share of the requests (a rollout's steps),
     and the promotion watcher's record (pinned version, state, outcomes)."""
-    if not any(endpoint.rollout is not None for endpoint in spec.serving):
+    if not spec.rolled_endpoints:
         return []
     watched = f'{{namespace="{spec.namespace}"}}'
     return [

@@ -38,7 +38,7 @@ import json
 from typing import Any
 
 from mlops_iac.components.serving_metrics import BY_RUNTIME, RequestMetrics
-from mlops_iac.spec import AnalysisSpec, EndpointSpec, RolloutSpec, StackSpec
+from mlops_iac.spec import AlertsSpec, AnalysisSpec, EndpointSpec, RolloutSpec, StackSpec
 
 ROLLOUT_API = "argoproj.io/v1alpha1"
 GATEWAY_PLUGIN = "argoproj-labs/gatewayAPI"
@@ -108,10 +108,6 @@ def _series(metrics: RequestMetrics, namespace: str, argument: str, *extra: str)
     return metrics.selector(namespace, f'{POD_HASH_METRIC_LABEL}="{{{{args.{argument}}}}}"', *extra)
 
 
-def _canary_series(metrics: RequestMetrics, namespace: str, *extra: str) -> str:
-    return _series(metrics, namespace, CANARY_HASH_ARG, *extra)
-
-
 def _ratio(metrics: RequestMetrics, namespace: str, window: str, argument: str, codes: str) -> str:
     """The share of one revision's answers whose status matches `codes`: NaN without
     requests (0/0), never empty."""
@@ -141,15 +137,16 @@ def client_error_increase_query(metrics: RequestMetrics, namespace: str, window:
 def p99_latency_query(metrics: RequestMetrics, namespace: str, window: str) -> str:
     """The new revision's p99 request latency in seconds: 0 before its first scrape, NaN
     while it has no requests."""
-    buckets = f"{metrics.duration_bucket}{_canary_series(metrics, namespace)}"
+    buckets = f"{metrics.duration_bucket}{_series(metrics, namespace, CANARY_HASH_ARG)}"
     return f"histogram_quantile(0.99, sum by (le) (rate({buckets}[{window}]))) or vector(0)"
 
 
 def analysis_thresholds(spec: StackSpec, analysis: AnalysisSpec) -> tuple[float, float]:
-    """(error ratio, p99 latency in seconds): the analysis' own, else the alert rules'."""
-    alerts = spec.monitoring.alerts if spec.monitoring else None
-    error_rate = analysis.error_rate or (alerts.error_rate if alerts else 0.01)
-    latency_ms = analysis.p99_latency_ms or (alerts.p99_latency_ms if alerts else 250.0)
+    """(error ratio, p99 latency in seconds): the analysis' own, else the alert rules' (their
+    defaults without `monitoring`)."""
+    alerts = spec.monitoring.alerts if spec.monitoring else AlertsSpec()
+    error_rate = analysis.error_rate or alerts.error_rate
+    latency_ms = analysis.p99_latency_ms or alerts.p99_latency_ms
     return error_rate, latency_ms / 1000
 
 
@@ -212,7 +209,6 @@ def canary_steps(rollout: RolloutSpec) -> list[dict[str, Any]]:
 
 
 def rollout_spec(
-    endpoint: EndpointSpec,
     rollout: RolloutSpec,
     *,
     namespace: str,

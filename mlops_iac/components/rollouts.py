@@ -23,7 +23,7 @@ from mlops_iac.k8s import network, pods, resources
 from mlops_iac.k8s.apis import ClusterApis
 from mlops_iac.local.tools import platform_key
 from mlops_iac.platforms.base import Platform
-from mlops_iac.spec import EndpointSpec, Profile, StackSpec
+from mlops_iac.spec import Profile, StackSpec
 
 CONTROLLER_NAMESPACE = "argo-rollouts"
 """Where the controller runs (one per cluster, like Kueue's)."""
@@ -79,33 +79,27 @@ def plugin_arch(spec: StackSpec, machine: str | None = None) -> str:
     return "amd64"
 
 
-def watched_endpoints(spec: StackSpec, namespace: str) -> list[dict[str, str]]:
-    """The watcher's config entry for each endpoint with a `rollout`."""
-    return [
-        {
-            "endpoint": endpoint.name,
-            "namespace": namespace,
-            "deployment": endpoint.name,
-            "rollout": endpoint.name,
-            "model_uri": endpoint.model,
-        }
-        for endpoint in spec.serving
-        if endpoint.rollout is not None
-    ]
-
-
 def watcher_config(spec: StackSpec, namespace: str) -> dict[str, Any]:
-    """The watcher's JSON config: its endpoints, and the shortest poll any of them asks."""
-    rolled: list[EndpointSpec] = [e for e in spec.serving if e.rollout is not None]
+    """The watcher's JSON config: an entry per endpoint with a `rollout`, and the shortest
+    poll any of them asks."""
     return {
-        "endpoints": watched_endpoints(spec, namespace),
-        "poll_seconds": min(e.rollout.poll_seconds for e in rolled if e.rollout),
+        "endpoints": [
+            {
+                "endpoint": endpoint.name,
+                "namespace": namespace,
+                "deployment": endpoint.name,
+                "rollout": endpoint.name,
+                "model_uri": endpoint.model,
+            }
+            for endpoint in spec.rolled_endpoints
+        ],
+        "poll_seconds": min(e.rollout.poll_seconds for e in spec.rolled_endpoints if e.rollout),
     }
 
 
 def watcher_rules(spec: StackSpec) -> list[dict[str, Any]]:
     """Read and patch exactly the rolled endpoints' Deployments; read their Rollouts."""
-    names = [e.name for e in spec.serving if e.rollout is not None]
+    names = [e.name for e in spec.rolled_endpoints]
     return [
         {
             "apiGroups": ["apps"],

@@ -398,7 +398,6 @@ class ServingEndpoint(pulumi.ComponentResource):
             kind="Rollout",
             metadata=metadata,
             spec=rollout_spec(
-                self._endpoint,
                 rollout,
                 namespace=self._platform.namespace,
                 deployment=service,
@@ -597,37 +596,7 @@ class ServingEndpoint(pulumi.ComponentResource):
         labels = {**pods.labels("model-server", "serving", service), ENDPOINT_LABEL: service}
         canary = endpoint.canary
         stable, port = self._backend(service)
-        if endpoint.rollout is not None:
-            # Argo Rollouts' Gateway API plugin weighs these two; once it has, the rules are
-            # its own (IGNORED_ROUTE_FIELDS), and a change of the rules replaces the route.
-            spec = httproute_spec(
-                routing,
-                self._platform.gateway_namespace,
-                host,
-                backend_refs(stable, canary_service_name(stable), port, 0),
-            )
-            self._platform.apis.custom_resource(
-                f"{name}-route",
-                api_version="gateway.networking.k8s.io/v1",
-                kind="HTTPRoute",
-                metadata={
-                    "name": service,
-                    "namespace": self._platform.namespace,
-                    "labels": labels,
-                    "annotations": {ROUTE_RULES_ANNOTATION: rules_digest(spec["rules"])},
-                },
-                spec=spec,
-                opts=pulumi.ResourceOptions.merge(
-                    self._child,
-                    pulumi.ResourceOptions(
-                        ignore_changes=IGNORED_ROUTE_FIELDS,
-                        replace_on_changes=[f'metadata.annotations["{ROUTE_RULES_ANNOTATION}"]'],
-                        delete_before_replace=True,
-                    ),
-                ),
-            )
-            return
-        if canary is None or challenger is None:
+        if endpoint.rollout is None and (canary is None or challenger is None):
             create_route(
                 name,
                 routing=routing,
@@ -642,20 +611,43 @@ class ServingEndpoint(pulumi.ComponentResource):
                 route_name=service,
             )
             return
-        other = self._backend(challenger)[0]
-        if canary.mode == "shadow":
-            backends = backend_refs(stable, None, port, 0)
-            filters = [mirror_filter(other, port)]
+        metadata: dict[str, Any] = {
+            "name": service,
+            "namespace": self._platform.namespace,
+            "labels": labels,
+        }
+        opts = self._child
+        filters = None
+        if endpoint.rollout is not None:
+            backends = backend_refs(stable, canary_service_name(stable), port, 0)
         else:
-            backends = backend_refs(stable, other, port, canary.weight)
-            filters = None
+            assert canary is not None and challenger is not None
+            other = self._backend(challenger)[0]
+            if canary.mode == "shadow":
+                backends = backend_refs(stable, None, port, 0)
+                filters = [mirror_filter(other, port)]
+            else:
+                backends = backend_refs(stable, other, port, canary.weight)
+        spec = httproute_spec(routing, self._platform.gateway_namespace, host, backends, filters)
+        if endpoint.rollout is not None:
+            # Argo Rollouts' Gateway API plugin weighs the two backends; once it has, the rules
+            # are its own (IGNORED_ROUTE_FIELDS), and a change of the rules replaces the route.
+            metadata["annotations"] = {ROUTE_RULES_ANNOTATION: rules_digest(spec["rules"])}
+            opts = pulumi.ResourceOptions.merge(
+                opts,
+                pulumi.ResourceOptions(
+                    ignore_changes=IGNORED_ROUTE_FIELDS,
+                    replace_on_changes=[f'metadata.annotations["{ROUTE_RULES_ANNOTATION}"]'],
+                    delete_before_replace=True,
+                ),
+            )
         self._platform.apis.custom_resource(
             f"{name}-route",
             api_version="gateway.networking.k8s.io/v1",
             kind="HTTPRoute",
-            metadata={"name": service, "namespace": self._platform.namespace, "labels": labels},
-            spec=httproute_spec(routing, self._platform.gateway_namespace, host, backends, filters),
-            opts=self._child,
+            metadata=metadata,
+            spec=spec,
+            opts=opts,
         )
 
 

@@ -136,7 +136,7 @@ class MLOpsStack(pulumi.ComponentResource):
                 arch=plugin_arch(spec),
                 opts=self.platform.child_options(self),
             )
-        if any(endpoint.rollout is not None for endpoint in spec.serving):
+        if spec.rolled_endpoints:
             assert isinstance(registry, ModelRegistry)  # the spec refuses it in a team's stack
             PromotionWatcher(
                 f"{name}-promotion-watcher",

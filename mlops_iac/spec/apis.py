@@ -40,7 +40,7 @@ def required_apis(spec: StackSpec) -> dict[PreinstalledApi, str]:
         needed["kserve"] = f"endpoints {', '.join(served_by_kserve)} with runtime 'kserve'"
     if spec.training is not None and spec.training.kueue:
         needed["kueue"] = "training.kueue"
-    rolled = [e.name for e in spec.serving if e.rollout is not None]
+    rolled = [e.name for e in spec.rolled_endpoints]
     if rolled:
         needed["argo-rollouts"] = f"the rollout of endpoints {', '.join(rolled)}"
     return needed
@@ -66,7 +66,7 @@ def installs_rollouts(spec: StackSpec) -> bool:
     """Whether the stack installs Argo Rollouts: an endpoint has a `rollout` and the target
     does not declare the controller already there."""
     declared = () if isinstance(spec.target, AwsTarget) else spec.target.preinstalled
-    return any(e.rollout is not None for e in spec.serving) and "argo-rollouts" not in declared
+    return bool(spec.rolled_endpoints) and "argo-rollouts" not in declared
 
 
 def route_owners(spec: StackSpec) -> list[str]:

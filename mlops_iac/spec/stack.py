@@ -141,7 +141,7 @@ class StackSpec(SpecModel):
                 f"endpoints {', '.join(canaries)} have a canary, which needs routing.mode "
                 "'gateway' (a classic Ingress has no weighted backends or mirroring)"
             )
-        rolled = [e for e in self.serving if e.rollout is not None]
+        rolled = self.rolled_endpoints
         if rolled and self.routing.mode != "gateway":
             raise ValueError(
                 f"endpoints {', '.join(e.name for e in rolled)} have a rollout, which needs "
@@ -344,6 +344,11 @@ class StackSpec(SpecModel):
     def route_namespaces(self) -> list[str]:
         """Namespaces whose routes the stack's Gateway accepts: its own and each team's."""
         return [self.namespace, *(self.team_namespace(team) for team in self.teams)]
+
+    @property
+    def rolled_endpoints(self) -> list[EndpointSpec]:
+        """The endpoints with an automatic `rollout`."""
+        return [endpoint for endpoint in self.serving if endpoint.rollout is not None]
 
     @property
     def deploys_registry(self) -> bool:
