@@ -1,4 +1,5 @@
-"""Fixtures of the workload tests: recorders for the Kubernetes API and the Pushgateway."""
+"""Fixtures of the workload tests: recorders for the Kubernetes API and the Pushgateway, and
+an MLflow client of the session's real MLflow server."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from typing import Any
 import pytest
 from k8s_recorder import Recorder, handler_for
 
-from mlops_iac.testing.local_servers import LOOPBACK
+from mlops_iac.testing.local_servers import LOOPBACK, MlflowServer
 
 
 @pytest.fixture
@@ -33,3 +34,12 @@ def batch_api(recorder: tuple[Recorder, str]) -> Any:
     configuration = client.Configuration()
     configuration.host = recorder[1]
     return client.BatchV1Api(client.ApiClient(configuration))
+
+
+@pytest.fixture
+def tracking(mlflow_server: MlflowServer, monkeypatch: pytest.MonkeyPatch) -> Any:
+    """An MlflowClient for the test server, with MLFLOW_TRACKING_URI pointing at it."""
+    from mlflow import MlflowClient
+
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", mlflow_server.url)
+    return MlflowClient(tracking_uri=mlflow_server.url)

@@ -372,15 +372,6 @@ def cluster(tmp_path: Path) -> Iterator[tuple[FakeCluster, Path]]:
 
 
 @pytest.fixture
-def tracking(mlflow_server: MlflowServer, monkeypatch: pytest.MonkeyPatch) -> Any:
-    """An MlflowClient for the test server, with MLFLOW_TRACKING_URI pointing at it."""
-    from mlflow import MlflowClient
-
-    monkeypatch.setenv("MLFLOW_TRACKING_URI", mlflow_server.url)
-    return MlflowClient(tracking_uri=mlflow_server.url)
-
-
-@pytest.fixture
 def model_name() -> str:
     return f"churn-{uuid.uuid4().hex[:8]}"
 

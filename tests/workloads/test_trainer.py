@@ -13,22 +13,13 @@ from typing import Any
 
 import pytest
 
-from mlops_iac.testing.local_servers import MlflowServer, S3Server, venv_environ
+from mlops_iac.testing.local_servers import S3Server, venv_environ
 
 pytestmark = pytest.mark.workload
 
 STRONG = {"estimator": "sklearn.ensemble.RandomForestClassifier", "params": {"n_estimators": 30}}
 WEAK = {"estimator": "sklearn.tree.DecisionTreeClassifier", "params": {"max_depth": 1}}
 USELESS = {"estimator": "sklearn.dummy.DummyClassifier", "params": {"strategy": "prior"}}
-
-
-@pytest.fixture
-def tracking(mlflow_server: MlflowServer, monkeypatch: pytest.MonkeyPatch) -> Any:
-    """An MlflowClient for the test server, with MLFLOW_TRACKING_URI pointing at it."""
-    from mlflow import MlflowClient
-
-    monkeypatch.setenv("MLFLOW_TRACKING_URI", mlflow_server.url)
-    return MlflowClient(tracking_uri=mlflow_server.url)
 
 
 @pytest.fixture
