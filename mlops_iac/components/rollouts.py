@@ -167,15 +167,12 @@ class PromotionWatcher(pulumi.ComponentResource):
         account = k8s.core.v1.ServiceAccount(
             f"{name}-serviceaccount", metadata=metadata, opts=child
         )
-        role = k8s.rbac.v1.Role(
-            f"{name}-role", metadata=metadata, rules=watcher_rules(spec), opts=child
-        )
-        k8s.rbac.v1.RoleBinding(
+        resources.service_account_role(
+            f"{name}-role",
             f"{name}-rolebinding",
             metadata=metadata,
-            role_ref={"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": WATCHER},
-            subjects=[{"kind": "ServiceAccount", "name": WATCHER, "namespace": namespace}],
-            opts=pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(depends_on=[role])),
+            rules=watcher_rules(spec),
+            opts=child,
         )
         config = k8s.core.v1.ConfigMap(
             f"{name}-config",

@@ -224,24 +224,11 @@ class TrainingCluster(pulumi.ComponentResource):
                 opts=opts,
             )
         meta = {"name": RETRAINER_SERVICE_ACCOUNT, "namespace": namespace, "labels": labels}
-        role = k8s.rbac.v1.Role(
-            f"{name}-retrainer-role", metadata=meta, rules=retrainer_rules(), opts=opts
-        )
-        k8s.rbac.v1.RoleBinding(
+        resources.service_account_role(
+            f"{name}-retrainer-role",
             f"{name}-retrainer-binding",
             metadata=meta,
-            role_ref={
-                "apiGroup": "rbac.authorization.k8s.io",
-                "kind": "Role",
-                "name": role.metadata.name,
-            },
-            subjects=[
-                {
-                    "kind": "ServiceAccount",
-                    "name": RETRAINER_SERVICE_ACCOUNT,
-                    "namespace": namespace,
-                }
-            ],
+            rules=retrainer_rules(),
             opts=opts,
         )
 

@@ -37,6 +37,33 @@ def network_policy(
     )
 
 
+def service_account_role(
+    role_name: str,
+    binding_name: str,
+    *,
+    metadata: dict[str, Any],
+    rules: list[dict[str, Any]],
+    opts: pulumi.ResourceOptions,
+) -> k8s.rbac.v1.Role:
+    """A Role with `rules` and its RoleBinding to the ServiceAccount of the same name and
+    namespace as `metadata` (Pulumi names `role_name`, `binding_name`)."""
+    role = k8s.rbac.v1.Role(role_name, metadata=metadata, rules=rules, opts=opts)
+    k8s.rbac.v1.RoleBinding(
+        binding_name,
+        metadata=metadata,
+        role_ref={
+            "apiGroup": "rbac.authorization.k8s.io",
+            "kind": "Role",
+            "name": role.metadata.name,
+        },
+        subjects=[
+            {"kind": "ServiceAccount", "name": metadata["name"], "namespace": metadata["namespace"]}
+        ],
+        opts=opts,
+    )
+    return role
+
+
 def disruption_budget(
     pulumi_name: str,
     *,
