@@ -10,7 +10,7 @@ Settings in env: MODEL_DIR (the model as the fetch-model init container download
 MODEL_NAME (the endpoint's name, in the URL paths), MAX_BATCH_SIZE (32) and MAX_BATCH_TIME
 (0.005 s). The registered model version, from the `registered-model.json` the init container
 writes beside the model's files, labels every metric (`model_version`) and is the model's
-`versions` in its v2 metadata.
+`versions` in its v2 metadata and the `model_version` of every inference response.
 
 Batching: one predict at a time per worker. The next batch takes every request queued (up to
 MAX_BATCH_SIZE), and waits, at most MAX_BATCH_TIME seconds, for as many as were in the server
@@ -300,6 +300,7 @@ def create_app() -> Starlette:
                 json.dumps(
                     {
                         "model_name": name,
+                        **({"model_version": version} if version else {}),
                         "outputs": [
                             {
                                 "name": "predict",

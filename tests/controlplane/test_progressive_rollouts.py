@@ -23,12 +23,13 @@ from typing import Any
 
 import pytest
 import yaml
-from argo import PrometheusStandIn, rollouts_controller, spawn
+from argo import PrometheusStandIn
 from polling import wait_until
 from toolchain import REPO, TierStack
 
 from mlops_iac.components.rollout_specs import MODEL_VERSION_ANNOTATION
 from mlops_iac.dev.controlplane import ControlPlane, stop
+from mlops_iac.dev.rollouts import rollouts_controller, spawn
 from mlops_iac.testing.local_servers import MlflowServer, free_port, stop_process_group
 
 pytestmark = pytest.mark.controlplane

@@ -9,10 +9,11 @@ one now, as `kubectl create job --from=cronjob/...` would."""
 from __future__ import annotations
 
 import json
+import random
 import subprocess
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -20,9 +21,12 @@ from typing import Any
 from mlops_iac.testing.local_servers import stop_process_group
 
 from kubelet import Cluster, Pod, PodFailed, Sampler
+from node import Endpoints
 from proxy import Forwarder
 
-WORKLOAD_KINDS = ("Deployment", "StatefulSet", "Job", "CronJob", "DaemonSet", "ReplicaSet", "Pod")
+WORKLOAD_KINDS = (
+    "Deployment", "StatefulSet", "Job", "CronJob", "DaemonSet", "ReplicaSet", "Pod", "Rollout",
+)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -38,6 +42,9 @@ class Workload:
     awaited: bool = True
     """Whether `pulumi up` waits for it to be ready (no `pulumi.com/waitFor` or
     `pulumi.com/skipAwait` of its own)."""
+    by_controller: bool = False
+    """Its pods are made by a controller in the API server (Argo Rollouts) and run by the
+    `node.ProcessNode`, not started by the harness."""
 
     @property
     def key(self) -> str:
@@ -60,7 +67,18 @@ def workloads(objects: list[dict[str, Any]]) -> Iterator[Workload]:
         annotations = meta.get("annotations") or {}
         awaited = not ({"pulumi.com/waitFor", "pulumi.com/skipAwait"} & set(annotations))
         if kind == "Deployment":
+            if spec.get("replicas", 1) == 0:  # a pod template only (a Rollout's workloadRef)
+                continue
             yield Workload(kind, namespace, meta["name"], spec["template"], awaited=awaited)
+        elif kind == "Rollout":
+            yield Workload(
+                kind,
+                namespace,
+                meta["name"],
+                _rollout_template(objects, namespace, spec),
+                awaited=False,  # a custom resource: `pulumi up` does not wait for it
+                by_controller=True,
+            )
         elif kind == "StatefulSet":
             claims = tuple(t["metadata"]["name"] for t in spec.get("volumeClaimTemplates", []))
             yield Workload(kind, namespace, meta["name"], spec["template"], claim_templates=claims)
@@ -75,6 +93,22 @@ def workloads(objects: list[dict[str, Any]]) -> Iterator[Workload]:
             )
         else:
             raise NotImplementedError(f"{kind} {namespace}/{meta['name']}: not run by this tier")
+
+
+def _rollout_template(
+    objects: list[dict[str, Any]], namespace: str, spec: dict[str, Any]
+) -> dict[str, Any]:
+    """A Rollout's pod template: its own, or its `workloadRef` Deployment's."""
+    if "template" in spec:
+        return dict(spec["template"])
+    ref = spec["workloadRef"]
+    return next(
+        o["spec"]["template"]
+        for o in objects
+        if o.get("kind") == ref["kind"]
+        and o["metadata"]["name"] == ref["name"]
+        and o["metadata"].get("namespace", "default") == namespace
+    )
 
 
 @dataclass(frozen=True)
@@ -120,8 +154,10 @@ class FreshStack:
         self._ips: dict[str, str] = {}
         self._next_ip = 2
         self.forwarders: list[Forwarder] = []
+        self.endpoints = Endpoints()
+        """Ready endpoints of the Services whose pods a controller makes (the node fills it)."""
         for workload in self.workloads:
-            if not workload.is_job:
+            if not workload.is_job and not workload.by_controller:
                 self._ip(workload.key)
             for container in workload.template["spec"]["containers"]:
                 for port in container.get("ports", []):
@@ -147,6 +183,10 @@ class FreshStack:
             self.releases.append(process)
             self.cluster.service_ips[(service.namespace, service.name)] = address
 
+    def pod_ip(self, key: str) -> str:
+        """The loopback address of the pod (or the workload's one pod) named by `key`."""
+        return self._ip(key)
+
     def _ip(self, key: str) -> str:
         if key not in self._ips:
             self._ips[key] = f"127.77.{self._next_ip // 250}.{self._next_ip % 250 + 2}"
@@ -169,6 +209,9 @@ class FreshStack:
             ]
             if not backends:
                 continue
+            if backends[0].by_controller:
+                self._route_to_endpoints(service)
+                continue
             pod_ip = self._ip(backends[0].key)
             ports = {
                 p.get("name"): p["containerPort"]
@@ -187,6 +230,57 @@ class FreshStack:
             self.cluster.service_ips[key] = service_ip
             for service_port, target in targets.items():
                 self.forwarders.append(Forwarder((service_ip, service_port), (pod_ip, target)))
+
+    def _route_to_endpoints(self, service: dict[str, Any]) -> None:
+        """A Service whose pods come and go (a controller's): an address of its own, and a
+        forwarder per port to one of its ready endpoints at each connection, as kube-proxy
+        picks one. A headless Service has no address; its clients (Prometheus) discover its
+        endpoints from the API server themselves."""
+        meta, spec = service["metadata"], service["spec"]
+        if spec.get("clusterIP") == "None":
+            return
+        namespace = meta.get("namespace", "default")
+        service_ip = f"127.78.0.{len(self.forwarders) + 2}"
+        self.cluster.service_ips[(namespace, meta["name"])] = service_ip
+        for port in spec["ports"]:
+            self.forwarders.append(
+                Forwarder(
+                    (service_ip, port["port"]),
+                    self._endpoint_picker(namespace, meta["name"], port.get("name") or ""),
+                )
+            )
+
+    def _endpoint_picker(
+        self, namespace: str, service: str, port: str
+    ) -> Callable[[], tuple[str, int] | None]:
+        def pick() -> tuple[str, int] | None:
+            ready = self.endpoints.ready(namespace, service)
+            if not ready:
+                return None
+            endpoint = random.choice(ready)
+            return endpoint.ip, endpoint.ports[port]
+
+        return pick
+
+    def owner_workload(self, pod: dict[str, Any]) -> str:
+        """The key of the workload whose template made `pod` (a controller-made pod's labels
+        hold its template's)."""
+        meta = pod["metadata"]
+        labels = meta.get("labels") or {}
+        for workload in self.workloads:
+            template_labels = workload.template["metadata"].get("labels") or {}
+            if (
+                workload.by_controller
+                and workload.namespace == meta["namespace"]
+                and selects(template_labels, labels)
+            ):
+                return workload.key
+        return f"Pod {meta['namespace']}/{meta['name']}"
+
+    def pods_of(self, kind: str, namespace: str, name: str) -> list[Pod]:
+        """The workload's pods that run and are not stopping, oldest first."""
+        key = f"{kind} {namespace}/{name}"
+        return [p for p in self.pods if p.workload == key and not p.stopping]
 
     def _pod(self, workload: Workload, name: str) -> Pod:
         claims = {
@@ -214,7 +308,7 @@ class FreshStack:
         backoff limit)."""
         started: list[tuple[Workload, Pod]] = []
         for workload in self.workloads:
-            if workload.kind == "CronJob":
+            if workload.kind == "CronJob" or workload.by_controller:
                 continue
             suffix = "0" if workload.kind == "StatefulSet" else uuid.uuid4().hex[:5]
             pod = self._pod(workload, f"{workload.name}-{suffix}")

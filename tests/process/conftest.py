@@ -1,6 +1,7 @@
 """The process tier's fixtures: a stack synthesized from its Pulumi project, a real
 kube-apiserver holding its objects (the pods' service-account tokens reach it), and the
-stack's pods started on this node against empty stores.
+stack's pods started on this node against empty stores; for a stack with Rollouts, its
+progressive delivery too (delivery.py).
 
 The tier needs root (each container gets its own mount namespace and user), util-linux's
 `unshare` and `nsenter`, Debian's PostgreSQL and Redis (tools/test-servers.sh) and the
@@ -13,6 +14,7 @@ import os
 import shutil
 import uuid
 from collections.abc import Iterator
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +25,7 @@ from mlops_iac.dev.controlplane import ControlPlane, find_binaries, stop
 from mlops_iac.testing.local_servers import LOOPBACK
 
 from cluster import FreshStack
+from delivery import has_rollouts, progressive_delivery
 from kubelet import Cluster
 from report import write
 from tier import REPORTS, STACKS, Deployed, stack_objects, unavailable
@@ -78,7 +81,13 @@ def deployed(request: pytest.FixtureRequest, process_tier_ready: None) -> Iterat
         )
         stack = FreshStack(objects, root, cluster)
         try:
-            yield Deployed(name, objects, stack, api)
+            with ExitStack() as running:
+                delivery = None
+                if has_rollouts(objects):
+                    delivery = running.enter_context(
+                        progressive_delivery(api, stack, objects, root / "delivery")
+                    )
+                yield Deployed(name, objects, stack, api, delivery)
         finally:
             stack.stop()
             write(REPORTS, name, stack.sampler.containers, stack.sampler.empty_dirs)

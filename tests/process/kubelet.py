@@ -313,6 +313,10 @@ class Pod:
     def key(self) -> str:
         return f"{self.namespace}/{self.name}"
 
+    @property
+    def stopping(self) -> bool:
+        return self._stopping.is_set()
+
     # -- lifecycle --------------------------------------------------------------------------
 
     def start(self) -> None:
@@ -324,10 +328,18 @@ class Pod:
         self._thread = threading.Thread(target=self._run, name=f"pod-{self.key}", daemon=True)
         self._thread.start()
 
-    def stop(self) -> None:
+    def stop(self, grace: float = 10) -> None:
+        """SIGTERM every container at once, SIGKILL what still runs after `grace` s (the
+        pod's terminationGracePeriodSeconds, for a pod the API server deletes)."""
         self._stopping.set()
-        for process in list(self._processes.values()):
-            kill_process_group(process.pid, grace=10)
+        stoppers = [
+            threading.Thread(target=kill_process_group, args=(process.pid, grace), daemon=True)
+            for process in list(self._processes.values())
+        ]
+        for stopper in stoppers:
+            stopper.start()
+        for stopper in stoppers:
+            stopper.join()
         if self._thread:
             self._thread.join(timeout=30)
 

@@ -1,17 +1,25 @@
-"""What kube-proxy does for a Service whose port is not its target's container port: accept
-on the Service's address and port, and pass bytes both ways to the pod's."""
+"""What kube-proxy does for a Service whose port is not its target's container port, or whose
+pods come and go: accept on the Service's address and port, and pass bytes both ways to a
+pod's."""
 
 from __future__ import annotations
 
 import contextlib
 import socket
 import threading
+from collections.abc import Callable
+
+Target = tuple[str, int]
 
 
 class Forwarder:
-    """TCP from (listen_ip, listen_port) to (target_ip, target_port) until `close`."""
+    """TCP from (listen_ip, listen_port) to (target_ip, target_port) until `close`; `target`
+    may be a function, asked at each connection (None: no endpoint, the connection is
+    closed, as kube-proxy rejects one to a Service without ready endpoints)."""
 
-    def __init__(self, listen: tuple[str, int], target: tuple[str, int]) -> None:
+    def __init__(
+        self, listen: tuple[str, int], target: Target | Callable[[], Target | None]
+    ) -> None:
         self.target = target
         self._server = socket.create_server(listen, reuse_port=False)
         self._closed = threading.Event()
@@ -31,8 +39,12 @@ class Forwarder:
             threading.Thread(target=self._connect, args=(client,), daemon=True).start()
 
     def _connect(self, client: socket.socket) -> None:
+        target = self.target() if callable(self.target) else self.target
+        if target is None:
+            client.close()
+            return
         try:
-            upstream = socket.create_connection(self.target, timeout=10)
+            upstream = socket.create_connection(target, timeout=10)
         except OSError:
             client.close()
             return

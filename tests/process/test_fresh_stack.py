@@ -7,7 +7,6 @@ emptyDir's peak use are held against the limits its manifest declares; the table
 
 from __future__ import annotations
 
-import http.client
 import json
 import time
 from collections.abc import Callable
@@ -15,8 +14,11 @@ from typing import Any
 
 import pytest
 
+from mlops_iac.components.rollout_specs import MODEL_VERSION_ANNOTATION
 from mlops_iac.testing.local_servers import LOOPBACK, free_port
 
+from delivery import Delivery
+from load import SteadyLoad
 from proxy import Forwarder
 from tier import REPO, Deployed
 
@@ -95,38 +97,84 @@ def seed_churn_data(deployed: Deployed) -> None:
     seed_data.seed(s3_client(deployed), customers=400, days=3)
 
 
-def predict(url: str, rows: list[dict[str, int | float]]) -> dict[str, Any]:
+def infer_body(rows: list[dict[str, int | float]]) -> bytes:
     """An Open Inference Protocol request for `rows`, typed as the churn model's signature
     (Feast's Int64 and Float32 features: long and float)."""
-    body = {
-        "inputs": [
-            {
-                "name": column,
-                "shape": [len(rows)],
-                "datatype": "INT64" if isinstance(rows[0][column], int) else "FP32",
-                "data": [row[column] for row in rows],
-            }
-            for column in rows[0]
-        ]
-    }
-    host, port = url.removeprefix("http://").split(":")
-    connection = http.client.HTTPConnection(host, int(port), timeout=30)
-    try:
-        connection.request(
-            "POST", "/v2/models/churn/infer", json.dumps(body), {"Content-Type": "application/json"}
+    inputs = [
+        {
+            "name": column,
+            "shape": [len(rows)],
+            "datatype": "INT64" if isinstance(rows[0][column], int) else "FP32",
+            "data": [row[column] for row in rows],
+        }
+        for column in rows[0]
+    ]
+    return json.dumps({"inputs": inputs}).encode()
+
+
+def drifted_rows() -> list[dict[str, int | float]]:
+    """Live traffic whose monthly charges went up: what the drift monitor must notice."""
+    return [
+        {"tenure_months": 10 + i % 60, "monthly_charges": 90.0 + i % 30, "support_calls_30d": i % 5}
+        for i in range(3000)
+    ]
+
+
+def every_replica_on(delivery: Delivery, version: str) -> bool:
+    """The endpoint's rollout is done and each of its pods serves `version`: the Rollout is
+    Healthy on the revision that pins it, the route sends nothing to the canary, and no other
+    pod of the endpoint is left (terminating ones excepted: they get no new requests)."""
+    rollout = delivery.rollout("mlops", "churn")
+    status = rollout.get("status") or {}
+    pods = delivery.api.get(
+        "pods",
+        "-n",
+        "mlops",
+        "-l",
+        "app.kubernetes.io/instance=churn,app.kubernetes.io/name=model-server",
+    )["items"]
+    live = [p for p in pods if not p["metadata"].get("deletionTimestamp")]
+    return bool(
+        status.get("phase") == "Healthy"
+        and status.get("stableRS") == status.get("currentPodHash")
+        and delivery.weights("mlops", "churn").get("churn-canary") == 0
+        and live
+        and all(
+            (p["metadata"].get("annotations") or {}).get(MODEL_VERSION_ANNOTATION) == version
+            for p in live
         )
-        response = connection.getresponse()
-        text = response.read().decode()
-    finally:
-        connection.close()
-    assert response.status == 200, text
-    return dict(json.loads(text))
+    )
+
+
+def rolled_out(delivery: Delivery, version: str, since: float, timeout: float) -> float:
+    """Seconds from `since` (a monotonic time) until every replica serves `version`; the
+    weights and the Rollout's phase are printed as they change."""
+    seen: tuple[Any, ...] = ()
+    deadline = since + timeout
+    while time.monotonic() < deadline:
+        if every_replica_on(delivery, version):
+            return time.monotonic() - since
+        status = delivery.rollout("mlops", "churn").get("status") or {}
+        now = (
+            status.get("phase"),
+            status.get("currentStepIndex"),
+            delivery.weights("mlops", "churn"),
+        )
+        if now != seen:
+            print(
+                f"  +{time.monotonic() - since:6.1f} s  rollout {now[0]}, "
+                f"step {now[1]}, weights {now[2]}"
+            )
+            seen = now
+        time.sleep(1)
+    raise AssertionError(f"v{version} not on every replica within {timeout:.0f} s: {seen}")
 
 
 @pytest.mark.timeout(4 * JOB_TIMEOUT)
 def test_the_loop_runs_on_the_fresh_stack(deployed: Deployed) -> None:
     """train -> promote -> serve -> log inference -> detect drift -> retrain, each step by
-    the stack's own containers."""
+    the stack's own containers; for an endpoint with a rollout, -> rolled out to every
+    replica, under a steady load that must see no failed request."""
     stack = deployed.stack
     client = mlflow_client(deployed)
     if deployed.name == "local":
@@ -136,38 +184,61 @@ def test_the_loop_runs_on_the_fresh_stack(deployed: Deployed) -> None:
         stack.run_cronjob("mlops", "local-feast-materialize", JOB_TIMEOUT)
         return
 
+    delivery = deployed.delivery
+    assert delivery is not None, "examples/churn rolls its endpoint out"
     seed_churn_data(deployed)
     stack.run_cronjob("mlops", "dev-feast-materialize", JOB_TIMEOUT)
     stack.run_cronjob("mlops-training", "churn", JOB_TIMEOUT)
+    trained = time.monotonic()
     assert client.get_model_version_by_alias("churn", "champion").version == "1"
+    print("\ntrained: v1 is champion; the endpoint's pods were waiting for it")
 
-    endpoint = stack.pod_of("Deployment", "mlops", "churn")
-    endpoint.wait(600)  # its init container was waiting for the champion
-    # Live traffic whose monthly charges went up: what the drift monitor must notice. The
-    # logger keeps a tenth of the requests (SAMPLE_RATE): 300 requests of 10 rows leave
-    # about 300 rows, past the monitor's min_samples.
-    rows = [
-        {"tenure_months": 10 + i % 60, "monthly_charges": 90.0 + i % 30, "support_calls_30d": i % 5}
-        for i in range(3000)
-    ]
-    service = port_forward(deployed, "mlops", "churn", 8080)
-    for start in range(0, len(rows), 10):
-        predict(service, rows[start : start + 10])
-
-    s3 = s3_client(deployed)
     wait_until(
-        "the inference logger flushed logged requests to s3://inference-logs/inference",
-        lambda: s3.list_objects_v2(Bucket="inference-logs", Prefix="inference").get("KeyCount"),
-        timeout=120,
+        "a pod of the endpoint is ready (its init container was waiting for the champion)",
+        lambda: any(p.ready.is_set() for p in stack.pods_of("Rollout", "mlops", "churn")),
+        timeout=600,
     )
-    stack.run_cronjob("mlops-training", "drift-churn", JOB_TIMEOUT)
-    (retrain,) = wait_until(
-        "the drift monitor started the retraining job through the API",
-        lambda: deployed.created_jobs("mlops-training"),
-        timeout=30,
+    bodies = [infer_body(rows[i : i + 10]) for rows in [drifted_rows()] for i in range(0, 3000, 10)]
+    load = SteadyLoad(delivery.gateway.url, "churn.localtest.me", "/v2/models/churn/infer", bodies)
+    load.start()
+    try:
+        seconds = rolled_out(delivery, "1", since=trained, timeout=900)
+        print(f"v1 on every replica {seconds:.1f} s after the training job ended")
+        first_rollout = load.elapsed()
+
+        s3 = s3_client(deployed)
+        wait_until(
+            "the inference logger flushed logged requests to s3://inference-logs/inference",
+            lambda: s3.list_objects_v2(Bucket="inference-logs", Prefix="inference").get("KeyCount"),
+            timeout=180,
+        )
+        stack.run_cronjob("mlops-training", "drift-churn", JOB_TIMEOUT)
+        (retrain,) = wait_until(
+            "the drift monitor started the retraining job through the API",
+            lambda: deployed.created_jobs("mlops-training"),
+            timeout=30,
+        )
+        print(f"drift detected: the monitor created job {retrain['metadata']['name']}")
+        stack.run_job(retrain, JOB_TIMEOUT)
+        retrained = time.monotonic()
+        assert len(client.search_model_versions("name='churn'")) == 2
+        champion = client.get_model_version_by_alias("churn", "champion").version
+        print(f"retrained: v2 registered; champion is v{champion}")
+        if champion == "2":
+            seconds = rolled_out(delivery, "2", since=retrained, timeout=900)
+            print(f"v2 on every replica {seconds:.1f} s after the retraining job ended")
+        time.sleep(5)  # answers to requests sent just before the last check
+    finally:
+        load.stop()
+    failures = load.failures()
+    served = load.versions()
+    print(
+        f"steady load through the gateway: {len(load.answers)} requests at {load.rate:g}/s, "
+        f"{len(failures)} failed; answered by version {dict(served)}; "
+        f"after the first rollout: {dict(load.versions(since=first_rollout))}"
     )
-    stack.run_job(retrain, JOB_TIMEOUT)
-    assert len(client.search_model_versions("name='churn'")) == 2
+    assert not failures, failures[:10]
+    assert not delivery.node.errors, delivery.node.errors[:5]
 
 
 def test_no_container_goes_past_its_memory_limit(deployed: Deployed) -> None:

@@ -14,6 +14,8 @@ from mlops_iac.dev.controlplane import ControlPlane, ControlPlaneError, find_bin
 from mlops_iac.testing.synth import synth_project
 
 from cluster import FreshStack, workloads
+from delivery import Delivery, has_rollouts
+from delivery import unavailable as delivery_unavailable
 from images import MissingStandIn, stand_in
 
 REPO = Path(__file__).resolve().parents[2]
@@ -35,8 +37,10 @@ def unavailable() -> str | None:
         if shutil.which(tool) is None:
             return f"needs {tool} (util-linux)"
     try:
-        find_binaries()
+        bin_dir = find_binaries()
         for name in STACKS:
+            if has_rollouts(stack_objects(name)) and (missing := delivery_unavailable(bin_dir)):
+                return missing
             for workload in workloads(stack_objects(name)):
                 for container in (
                     workload.template["spec"].get("initContainers", [])
@@ -56,6 +60,8 @@ class Deployed:
     objects: list[dict[str, Any]]
     stack: FreshStack
     api: ControlPlane
+    delivery: Delivery | None = None
+    """The stack's progressive delivery, when it has Rollouts."""
 
     def created_jobs(self, namespace: str) -> list[dict[str, Any]]:
         """Jobs in `namespace` the stack's own programs created through the API (not the

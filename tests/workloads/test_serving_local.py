@@ -282,6 +282,7 @@ def test_builtin_runtime_answers_like_the_model_and_counts_by_version(
     status, answer = good
     assert status == 200
     assert answer["model_name"] == "churn"
+    assert answer["model_version"] == version.version  # which version answered, per request
     assert answer["outputs"][0]["data"] == expected
     assert short[0] == 400 and "missing inputs" in short[1]["error"]
     assert metadata["versions"] == [version.version]
