@@ -11,8 +11,10 @@ and the labelled entity rows the training job joins them to
     python seed_data.py --endpoint-url http://127.0.0.1:8333
 
 The labels are synthetic: a customer churned when they called support three times or more
-and pay over 45 a month (what the model has to learn). Needs boto3, pandas and pyarrow (the
-`workloads` extra).
+and pay over 45 a month (what the model has to learn). Run it again with other thresholds
+(`--min-support-calls 2 --min-monthly-charges 60`) for labels that changed, as after a price
+rise (concept drift): a retraining then learns the new rule, and its model beats the
+champion on the new labels. Needs boto3, pandas and pyarrow (the `workloads` extra).
 """
 
 from __future__ import annotations
@@ -39,8 +41,17 @@ def _generator() -> Any:
     return module
 
 
-def seed(s3: Any, customers: int = 400, days: int = 3) -> dict[str, str]:
-    """Upload the features and the labels with the boto3 S3 client `s3`; the URIs written."""
+def seed(
+    s3: Any,
+    customers: int = 400,
+    days: int = 3,
+    *,
+    min_support_calls: int = 3,
+    min_monthly_charges: float = 45.0,
+) -> dict[str, str]:
+    """Upload the features and the labels with the boto3 S3 client `s3`; the URIs written.
+    A customer churned when they made at least `min_support_calls` support calls and pay
+    over `min_monthly_charges`."""
     import pandas as pd
 
     generate = _generator()
@@ -55,7 +66,11 @@ def seed(s3: Any, customers: int = 400, days: int = 3) -> dict[str, str]:
             # After the newest feature rows (an hour old), so the point-in-time join sees them.
             "event_timestamp": [pd.Timestamp.now(tz="UTC") - pd.Timedelta(minutes=30)] * len(ids),
             "churned": [
-                int(f["support_calls_30d"] >= 3 and f["monthly_charges"] > 45) for f in newest
+                int(
+                    f["support_calls_30d"] >= min_support_calls
+                    and f["monthly_charges"] > min_monthly_charges
+                )
+                for f in newest
             ],
         }
     )
@@ -73,11 +88,20 @@ def main() -> None:
     parser.add_argument("--endpoint-url", required=True, help="The object store's S3 API.")
     parser.add_argument("--customers", type=int, default=400)
     parser.add_argument("--days", type=int, default=3)
+    parser.add_argument("--min-support-calls", type=int, default=3)
+    parser.add_argument("--min-monthly-charges", type=float, default=45.0)
     args = parser.parse_args()
     import boto3
 
     s3 = boto3.client("s3", endpoint_url=args.endpoint_url, region_name="us-east-1")
-    for what, uri in seed(s3, args.customers, args.days).items():
+    seeded = seed(
+        s3,
+        args.customers,
+        args.days,
+        min_support_calls=args.min_support_calls,
+        min_monthly_charges=args.min_monthly_charges,
+    )
+    for what, uri in seeded.items():
         print(f"{what}: {uri}")
 
 

@@ -137,6 +137,26 @@ RELEASE_SERVICES = (
 """Debian's Pushgateway where kube-prometheus-stack's sibling release would run it."""
 
 
+TIER_NETWORKS = ("127.77.", "127.78.")
+"""Pod and Service addresses of this tier."""
+
+
+def listeners_on_tier_addresses() -> list[str]:
+    """`address:port` of each TCP socket listening on one of this tier's addresses (IPv4,
+    from /proc/net/tcp): on a fresh stack, a process left by an earlier run that was killed
+    before its teardown, which would answer in a new pod's place."""
+    found = []
+    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+        local, state = line.split()[1], line.split()[3]
+        if state != "0A":  # TCP_LISTEN
+            continue
+        hex_ip, hex_port = local.split(":")
+        address = ".".join(str(int(hex_ip[i : i + 2], 16)) for i in (6, 4, 2, 0))
+        if address.startswith(TIER_NETWORKS):
+            found.append(f"{address}:{int(hex_port, 16)}")
+    return found
+
+
 def selects(selector: dict[str, str], labels: dict[str, str]) -> bool:
     return bool(selector) and all(labels.get(k) == v for k, v in selector.items())
 
@@ -145,6 +165,12 @@ class FreshStack:
     """The stack's workloads on this node, against empty stores."""
 
     def __init__(self, objects: list[dict[str, Any]], root: Path, cluster: Cluster) -> None:
+        taken = listeners_on_tier_addresses()
+        if taken:
+            raise RuntimeError(
+                f"already listening on this tier's addresses: {taken}; a run killed before "
+                "its teardown left them (`ss -ltnp | grep 127.7` names the processes)"
+            )
         self.objects = objects
         self.root = root
         self.cluster = cluster
@@ -262,9 +288,9 @@ class FreshStack:
 
         return pick
 
-    def owner_workload(self, pod: dict[str, Any]) -> str:
-        """The key of the workload whose template made `pod` (a controller-made pod's labels
-        hold its template's)."""
+    def owner_workload(self, pod: dict[str, Any]) -> str | None:
+        """The key of the workload whose pods a controller makes and whose template made
+        `pod` (its labels hold the template's), or None."""
         meta = pod["metadata"]
         labels = meta.get("labels") or {}
         for workload in self.workloads:
@@ -275,7 +301,7 @@ class FreshStack:
                 and selects(template_labels, labels)
             ):
                 return workload.key
-        return f"Pod {meta['namespace']}/{meta['name']}"
+        return None
 
     def pods_of(self, kind: str, namespace: str, name: str) -> list[Pod]:
         """The workload's pods that run and are not stopping, oldest first."""

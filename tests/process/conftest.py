@@ -93,4 +93,5 @@ def deployed(request: pytest.FixtureRequest, process_tier_ready: None) -> Iterat
             write(REPORTS, name, stack.sampler.containers, stack.sampler.empty_dirs)
     finally:
         stop(api.root)
-        shutil.rmtree(root, ignore_errors=True)
+        if not os.environ.get("MLOPS_IAC_KEEP_PROCESS_TIER"):  # set it to read the pods' logs
+            shutil.rmtree(root, ignore_errors=True)

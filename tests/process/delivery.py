@@ -1,8 +1,9 @@
 """Progressive delivery in the process tier, for a stack with Rollouts: the Argo Rollouts
 controller and its Gateway API plugin (built by tools/controlplane/build.sh) against the
 tier's API server, a node whose pods run here (`node.ProcessNode`), a real Prometheus that
-scrapes them as the stack's ServiceMonitors say (`service_monitors`, service discovery from
-the API server), and a Gateway data plane that follows the HTTPRoutes' weights (`gateway`).
+scrapes them as the stack's ServiceMonitors say (`service_monitors`; its targets from the API
+server by `kubernetes_sd`), and a Gateway data plane that follows the HTTPRoutes' weights
+(`gateway`).
 
 What the API server holds besides the tier's usual objects: the stack's Deployments that
 only carry a Rollout's pod template, its Rollouts, AnalysisTemplates, HTTPRoutes, Services
@@ -32,6 +33,7 @@ from mlops_iac.testing.local_servers import stop_process_group, wait_for_http
 
 from cluster import FreshStack
 from gateway import Gateway, gateway
+from kubernetes_sd import EndpointsDiscovery
 from node import ProcessNode
 from service_monitors import ApiAccess, scrape_configs
 
@@ -123,9 +125,14 @@ def analysis_prometheus(objects: list[dict[str, Any]]) -> tuple[str, str, int]:
 
 @contextmanager
 def running_prometheus(
-    api: ControlPlane, service_monitors: list[dict[str, Any]], root: Path, port: int
+    api: ControlPlane,
+    client: Any,
+    service_monitors: list[dict[str, Any]],
+    root: Path,
+    port: int,
 ) -> Iterator[str]:
-    """Prometheus at PROMETHEUS_ADDRESS:`port`, scraping what the ServiceMonitors select."""
+    """Prometheus at PROMETHEUS_ADDRESS:`port`, scraping what the ServiceMonitors select: the
+    operator's scrape configs, their targets found by `kubernetes_sd`."""
     binary = prometheus_binary()
     assert binary and api.endpoints
     access = ApiAccess(
@@ -135,8 +142,16 @@ def running_prometheus(
         key_file=str(api.pki.key("admin")),
     )
     root.mkdir(parents=True, exist_ok=True)
+    configs = scrape_configs(service_monitors, access)
+    files: dict[str, list[str]] = {}
+    for index, scrape in enumerate(configs):  # Debian's Prometheus has no Kubernetes SD
+        (discovery,) = scrape.pop("kubernetes_sd_configs")
+        path = str(root / f"targets-{index}.json")
+        files[path] = discovery["namespaces"]["names"]
+        scrape["file_sd_configs"] = [{"files": [path]}]
+    discovery = EndpointsDiscovery(client, files)
     config = root / "prometheus.yml"
-    config.write_text(json.dumps({"scrape_configs": scrape_configs(service_monitors, access)}))
+    config.write_text(json.dumps({"scrape_configs": configs}))
     url = f"http://{PROMETHEUS_ADDRESS}:{port}"
     with (root / "prometheus.log").open("wb") as log:
         process = subprocess.Popen(
@@ -157,6 +172,7 @@ def running_prometheus(
         yield url
     finally:
         stop_process_group(process)
+        discovery.stop()
 
 
 def with_hosts(hosts: Path) -> list[str]:
@@ -192,7 +208,7 @@ def progressive_delivery(
         running.callback(node.stop)
         monitors = [o for o in chosen if o["kind"] == "ServiceMonitor"]
         prometheus_url = running.enter_context(
-            running_prometheus(api, monitors, root / "prometheus", port)
+            running_prometheus(api, client, monitors, root / "prometheus", port)
         )
         served = running.enter_context(gateway(client, stack.endpoints, GATEWAY_ADDRESS))
         yield Delivery(api, node, served, prometheus_url)

@@ -5,9 +5,12 @@ pod templates it walks itself.
 The node registers itself and keeps its Lease fresh, so the scheduler places pods on it
 (the simulated kwok node is cordoned) and the node lifecycle controller leaves it Ready. Each
 pod bound to it runs as a `kubelet.Pod` on a loopback address of its own, and its status is
-written back as a kubelet writes it: phase, pod IP, and the Ready condition from its
-readiness probes, which is what the ReplicaSet and EndpointSlice controllers read. A pod the
+written back as a kubelet writes it: phase, pod IP (`cluster_ip`: the API server refuses
+loopback addresses in EndpointSlices), and the Ready condition from its readiness probes,
+which is what the ReplicaSet and EndpointSlice controllers read. A pod the
 API server deletes gets SIGTERM, its grace period, then SIGKILL, and is removed for good.
+Only pods of a workload whose pods a controller makes (`Workload.by_controller`) run here;
+others bound here (a Job's, which the harness runs itself) stay pending.
 Services whose pods live here are reached through `Endpoints`, which follows their
 EndpointSlices as kube-proxy and a Gateway implementation do."""
 
@@ -26,11 +29,25 @@ if TYPE_CHECKING:
     from cluster import FreshStack
 
 NODE_NAME = "process-node-0"
+NODE_IP = "10.0.0.2"
 SYNC_SECONDS = 0.25
 """How often pods, their status and the EndpointSlices are read and written (a kubelet
 reacts to a watch; a quarter second is as quick on this machine)."""
 LEASE_SECONDS = 40
 DEFAULT_GRACE_SECONDS = 30
+
+
+def cluster_ip(local: str) -> str:
+    """The address the API server is told for a pod here: its loopback address moved into
+    kind's pod range (10.244.0.0/16), since EndpointSlices may not hold loopback addresses."""
+    _, _, third, fourth = local.split(".")
+    return f"10.244.{third}.{fourth}"
+
+
+def local_ip(address: str) -> str:
+    """Where a pod whose cluster address is `address` listens on this machine."""
+    first, second, third, fourth = address.split(".")
+    return f"127.77.{third}.{fourth}" if (first, second) == ("10", "244") else address
 
 
 def _now() -> str:
@@ -69,7 +86,7 @@ class Endpoints:
                     continue
                 for address in endpoint["addresses"]:
                     key = (meta["namespace"], service)
-                    found.setdefault(key, []).append(Endpoint(address, ports))
+                    found.setdefault(key, []).append(Endpoint(local_ip(address), ports))
         with self._lock:
             self._by_service = found
 
@@ -149,7 +166,7 @@ class ProcessNode:
                     "lastTransitionTime": now,
                 }
             ],
-            "addresses": [{"type": "InternalIP", "address": "127.77.0.1"}],
+            "addresses": [{"type": "InternalIP", "address": NODE_IP}],
         }
         if capacity:
             status.update(capacity=capacity, allocatable=capacity)
@@ -185,6 +202,8 @@ class ProcessNode:
                     threading.Thread(target=self._terminate, args=(pod,), daemon=True).start()
                 continue
             if uid not in self.pods:
+                if self.stack.owner_workload(pod) is None:
+                    continue  # the harness runs it (a Job's pod: `FreshStack.run_job`)
                 self.pods[uid] = self._start(pod)
             self._write_status(pod, self.pods[uid])
         slices = self.discovery.list_endpoint_slice_for_all_namespaces()
@@ -193,6 +212,7 @@ class ProcessNode:
     def _start(self, pod: dict[str, Any]) -> Pod:
         meta = pod["metadata"]
         owner = self.stack.owner_workload(pod)
+        assert owner is not None
         running = Pod(
             self.stack.cluster,
             self.stack.sampler,
@@ -211,9 +231,9 @@ class ProcessNode:
         ready = running.ready.is_set() and not running.failure
         wanted = {
             "phase": "Running",
-            "podIP": running.ip,
-            "podIPs": [{"ip": running.ip}],
-            "hostIP": "127.77.0.1",
+            "podIP": cluster_ip(running.ip),
+            "podIPs": [{"ip": cluster_ip(running.ip)}],
+            "hostIP": NODE_IP,
             "ready": ready,
         }
         if self._written.get(meta["uid"]) == wanted:

@@ -83,9 +83,10 @@ def mlflow_client(deployed: Deployed) -> Any:
     return MlflowClient(tracking_uri=port_forward(deployed, "mlops", "mlflow", 5000))
 
 
-def seed_churn_data(deployed: Deployed) -> None:
+def seed_churn_data(deployed: Deployed, **label_rule: Any) -> None:
     """What a user of examples/churn does before its first training, with the example's own
-    script (examples/churn/seed_data.py), through the object store's Service."""
+    script (examples/churn/seed_data.py), through the object store's Service; `label_rule`
+    (its `min_support_calls`, `min_monthly_charges`) for labels that changed."""
     import importlib.util
 
     spec = importlib.util.spec_from_file_location(
@@ -94,7 +95,7 @@ def seed_churn_data(deployed: Deployed) -> None:
     assert spec and spec.loader
     seed_data = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(seed_data)
-    seed_data.seed(s3_client(deployed), customers=400, days=3)
+    seed_data.seed(s3_client(deployed), customers=400, days=3, **label_rule)
 
 
 def infer_body(rows: list[dict[str, int | float]]) -> bytes:
@@ -170,6 +171,18 @@ def rolled_out(delivery: Delivery, version: str, since: float, timeout: float) -
     raise AssertionError(f"v{version} not on every replica within {timeout:.0f} s: {seen}")
 
 
+def analysis_results(delivery: Delivery) -> dict[str, dict[str, list[str]]]:
+    """Each AnalysisRun of the endpoint: its phase, and per metric the values it measured."""
+    runs = delivery.api.get("analysisruns.argoproj.io", "-n", "mlops")["items"]
+    return {
+        f"{run['metadata']['name']} ({(run.get('status') or {}).get('phase')})": {
+            result["name"]: [m.get("value", "") for m in result.get("measurements") or []]
+            for result in (run.get("status") or {}).get("metricResults") or []
+        }
+        for run in runs
+    }
+
+
 @pytest.mark.timeout(4 * JOB_TIMEOUT)
 def test_the_loop_runs_on_the_fresh_stack(deployed: Deployed) -> None:
     """train -> promote -> serve -> log inference -> detect drift -> retrain, each step by
@@ -194,8 +207,8 @@ def test_the_loop_runs_on_the_fresh_stack(deployed: Deployed) -> None:
     print("\ntrained: v1 is champion; the endpoint's pods were waiting for it")
 
     wait_until(
-        "a pod of the endpoint is ready (its init container was waiting for the champion)",
-        lambda: any(p.ready.is_set() for p in stack.pods_of("Rollout", "mlops", "churn")),
+        "the endpoint's Service has a ready pod (its init container waited for the champion)",
+        lambda: stack.endpoints.ready("mlops", "churn"),
         timeout=600,
     )
     bodies = [infer_body(rows[i : i + 10]) for rows in [drifted_rows()] for i in range(0, 3000, 10)]
@@ -219,14 +232,17 @@ def test_the_loop_runs_on_the_fresh_stack(deployed: Deployed) -> None:
             timeout=30,
         )
         print(f"drift detected: the monitor created job {retrain['metadata']['name']}")
+        # The labels changed too (price-sensitive customers leave sooner): what the champion,
+        # perfect on the old labels, no longer predicts, so the retrained model beats it.
+        seed_churn_data(deployed, min_support_calls=2, min_monthly_charges=60.0)
         stack.run_job(retrain, JOB_TIMEOUT)
         retrained = time.monotonic()
         assert len(client.search_model_versions("name='churn'")) == 2
-        champion = client.get_model_version_by_alias("churn", "champion").version
-        print(f"retrained: v2 registered; champion is v{champion}")
-        if champion == "2":
-            seconds = rolled_out(delivery, "2", since=retrained, timeout=900)
-            print(f"v2 on every replica {seconds:.1f} s after the retraining job ended")
+        v2 = client.get_model_version("churn", "2")
+        assert v2.tags.get("mlops.promoted") == "True", v2.tags
+        print(f"retrained on the new labels: v2 registered and promoted ({v2.tags})")
+        seconds = rolled_out(delivery, "2", since=retrained, timeout=900)
+        print(f"v2 on every replica {seconds:.1f} s after the retraining job ended")
         time.sleep(5)  # answers to requests sent just before the last check
     finally:
         load.stop()
@@ -237,6 +253,16 @@ def test_the_loop_runs_on_the_fresh_stack(deployed: Deployed) -> None:
         f"{len(failures)} failed; answered by version {dict(served)}; "
         f"after the first rollout: {dict(load.versions(since=first_rollout))}"
     )
+    analyses = analysis_results(delivery)
+    for run, metrics in analyses.items():
+        print(f"analysis {run}: {metrics}")
+    measured = [
+        value
+        for metrics in analyses.values()
+        for value in metrics.get("error-ratio", [])
+        if value not in ("", "[]", "[NaN]")
+    ]
+    assert measured, "no analysis ever saw the new revision's requests in Prometheus"
     assert not failures, failures[:10]
     assert not delivery.node.errors, delivery.node.errors[:5]
 

@@ -4,6 +4,7 @@ ServiceMonitors, and (when installed) Debian's promtool 2.42."""
 from __future__ import annotations
 
 import copy
+import functools
 import json
 import re
 import subprocess
@@ -166,8 +167,14 @@ def reloaded(config: Any) -> Any:
     return json.loads(json.dumps(config).replace("$(SHARD)", "0"))
 
 
-def churn_service_monitors() -> list[dict[str, Any]]:
+@functools.cache
+def _churn_service_monitors() -> list[dict[str, Any]]:
     return synth_project("examples/churn", "dev").manifests_of("ServiceMonitor")
+
+
+def churn_service_monitors() -> list[dict[str, Any]]:
+    """The ServiceMonitors examples/churn's dev stack declares (synthesized once)."""
+    return copy.deepcopy(_churn_service_monitors())
 
 
 def test_equals_the_operators_golden_config() -> None:
@@ -259,26 +266,40 @@ def test_unsupported_fields_are_refused(path: list[Any], value: dict[str, Any], 
         scrape_configs([monitor], API)
 
 
-@pytest.mark.skipif(not Path(PROMTOOL).exists(), reason=f"no {PROMTOOL}")
-def test_promtool_accepts_the_churn_config(tmp_path: Path) -> None:
-    files = {name: tmp_path / name for name in ("ca.crt", "prometheus.crt", "prometheus.key")}
-    for file in files.values():
-        file.write_text("")
-    api = ApiAccess(
-        server="https://127.0.0.1:6443",
-        ca_file=str(files["ca.crt"]),
-        cert_file=str(files["prometheus.crt"]),
-        key_file=str(files["prometheus.key"]),
-    )
-    config = tmp_path / "prometheus.yml"
-    config.write_text(
-        yaml.safe_dump({"scrape_configs": scrape_configs(churn_service_monitors(), api)})
-    )
-    result = subprocess.run(
-        [PROMTOOL, "check", "config", str(config)],
+def promtool_check(config: dict[str, Any], tmp_path: Path) -> subprocess.CompletedProcess[str]:
+    path = tmp_path / "prometheus.yml"
+    path.write_text(yaml.safe_dump(config, sort_keys=False))
+    return subprocess.run(
+        [PROMTOOL, "check", "config", str(path)],
         capture_output=True,
         text=True,
         timeout=60,
         check=False,
     )
+
+
+def churn_api(tmp_path: Path) -> ApiAccess:
+    """An ApiAccess whose files exist (empty: promtool checks only that they exist)."""
+    files = [tmp_path / name for name in ("ca.crt", "prometheus.crt", "prometheus.key")]
+    for file in files:
+        file.write_text("")
+    return ApiAccess("https://127.0.0.1:6443", *(str(file) for file in files))
+
+
+needs_promtool = pytest.mark.skipif(not Path(PROMTOOL).exists(), reason=f"no {PROMTOOL}")
+
+
+@needs_promtool
+def test_promtool_accepts_the_churn_config_but_its_service_discovery(tmp_path: Path) -> None:
+    """Everything but the discovery block (relabelings, intervals, paths) through the real
+    2.42 parser, `kubernetes_sd_configs` replaced by a file SD any build has (the golden
+    case's ServiceMonitor too, for its metric relabelings and `uppercase`)."""
+    targets = tmp_path / "targets.json"
+    targets.write_text("[]")
+    monitors = [*churn_service_monitors(), GENERATE_RELABEL_CONFIG_MONITOR]
+    configs = scrape_configs(monitors, churn_api(tmp_path))
+    for config in configs:
+        assert config.pop("kubernetes_sd_configs")
+        config["file_sd_configs"] = [{"files": [str(targets)]}]
+    result = promtool_check({"scrape_configs": configs}, tmp_path)
     assert result.returncode == 0, result.stdout + result.stderr
