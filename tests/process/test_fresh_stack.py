@@ -147,13 +147,32 @@ def every_replica_on(delivery: Delivery, version: str) -> bool:
     )
 
 
+def rolled_back(delivery: Delivery) -> bool:
+    """The rollout was aborted and the route sends nothing to the new pods."""
+    status = delivery.rollout("mlops", "churn").get("status") or {}
+    return bool(status.get("abort")) and delivery.weights("mlops", "churn")["churn-canary"] == 0
+
+
 def rolled_out(delivery: Delivery, version: str, since: float, timeout: float) -> float:
-    """Seconds from `since` (a monotonic time) until every replica serves `version`; the
-    weights and the Rollout's phase are printed as they change."""
+    """Seconds from `since` (a monotonic time) until every replica serves `version`."""
+    return follow(
+        delivery,
+        f"v{version} on every replica",
+        lambda: every_replica_on(delivery, version),
+        since,
+        timeout,
+    )
+
+
+def follow(
+    delivery: Delivery, what: str, done: Callable[[], bool], since: float, timeout: float
+) -> float:
+    """Seconds from `since` (a monotonic time) until `done()`; the Rollout's phase, step and
+    the route's weights are printed as they change."""
     seen: tuple[Any, ...] = ()
     deadline = since + timeout
     while time.monotonic() < deadline:
-        if every_replica_on(delivery, version):
+        if done():
             return time.monotonic() - since
         status = delivery.rollout("mlops", "churn").get("status") or {}
         now = (
@@ -168,7 +187,38 @@ def rolled_out(delivery: Delivery, version: str, since: float, timeout: float) -
             )
             seen = now
         time.sleep(1)
-    raise AssertionError(f"v{version} not on every replica within {timeout:.0f} s: {seen}")
+    raise AssertionError(f"not within {timeout:.0f} s: {what} ({seen})")
+
+
+def rolled_back_tag(client: Any, version: str) -> str | None:
+    """The promotion watcher's record on churn `version`, once it says `rolled back`."""
+    record = client.get_model_version("churn", version).tags.get("mlops-iac.rollout.mlops.churn")
+    return record if record and record.startswith("rolled back") else None
+
+
+def register_regression(deployed: Deployed, base: str) -> str:
+    """Register version `base` of churn behind a regression that raises on customers with
+    over 65 months of tenure (one request in six of the load), as the next version."""
+    import mlflow
+
+    from mlops_iac.testing.regressions import raising_model
+
+    base_uri = f"models:/churn/{base}"
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("MLFLOW_TRACKING_URI", port_forward(deployed, "mlops", "mlflow", 5000))
+        patch.setenv("MLFLOW_ALLOW_PICKLE_DESERIALIZATION", "true")
+        signature = mlflow.models.get_model_info(base_uri).signature
+        with mlflow.start_run():
+            logged = mlflow.pyfunc.log_model(
+                name="model",
+                python_model=raising_model(
+                    mlflow.sklearn.load_model(base_uri), "tenure_months", above=65
+                ),
+                signature=signature,
+                pip_requirements=[f"mlflow=={mlflow.__version__}"],
+                registered_model_name="churn",
+            )
+    return str(logged.registered_model_version)
 
 
 def analysis_results(delivery: Delivery) -> dict[str, dict[str, list[str]]]:
@@ -243,16 +293,35 @@ def test_the_loop_runs_on_the_fresh_stack(deployed: Deployed) -> None:
         print(f"retrained on the new labels: v2 registered and promoted ({v2.tags})")
         seconds = rolled_out(delivery, "2", since=retrained, timeout=900)
         print(f"v2 on every replica {seconds:.1f} s after the retraining job ended")
-        time.sleep(5)  # answers to requests sent just before the last check
+
+        bad = register_regression(deployed, base="2")
+        client.set_registered_model_alias("churn", "champion", bad)
+        promoted, bad_from = time.monotonic(), load.elapsed()
+        print(f"v{bad} (v2 behind a regression on long tenures) made champion by hand")
+        seconds = follow(
+            delivery, f"v{bad} rolled back", lambda: rolled_back(delivery), promoted, 600
+        )
+        bad_until = load.elapsed() + 2  # requests already routed when the weights changed
+        print(f"v{bad} rolled back {seconds:.1f} s after its promotion")
+        outcome = wait_until(
+            f"the promotion watcher recorded the rollback on v{bad}",
+            lambda: rolled_back_tag(client, bad),
+            timeout=120,
+        )
+        print(f"v{bad} tagged: {outcome}")
+        time.sleep(10)  # traffic after the rollback: the stable pods only
     finally:
         load.stop()
-    failures = load.failures()
-    served = load.versions()
+    before, during = load.failures(until=bad_from), load.failures(bad_from, bad_until)
+    after = load.failures(since=bad_until)
     print(
-        f"steady load through the gateway: {len(load.answers)} requests at {load.rate:g}/s, "
-        f"{len(failures)} failed; answered by version {dict(served)}; "
+        f"steady load through the gateway: {len(load.answers)} requests at {load.rate:g}/s; "
+        f"failed: {len(before)} before v{bad}, {len(during)} of "
+        f"{sum(load.versions(bad_from, bad_until).values())} while v{bad} was tried, "
+        f"{len(after)} after its rollback; answered by version {dict(load.versions())}; "
         f"after the first rollout: {dict(load.versions(since=first_rollout))}"
     )
+    assert all(a.status == 500 and "out of range" in a.error for a in during), during[:5]
     analyses = analysis_results(delivery)
     for run, metrics in analyses.items():
         print(f"analysis {run}: {metrics}")
@@ -263,7 +332,8 @@ def test_the_loop_runs_on_the_fresh_stack(deployed: Deployed) -> None:
         if value not in ("", "[]", "[NaN]")
     ]
     assert measured, "no analysis ever saw the new revision's requests in Prometheus"
-    assert not failures, failures[:10]
+    assert any(run.endswith("(Failed)") for run in analyses), f"v{bad} passed its analysis"
+    assert not before and not after, (before + after)[:10]
     assert not delivery.node.errors, delivery.node.errors[:5]
 
 

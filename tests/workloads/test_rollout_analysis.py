@@ -60,6 +60,7 @@ from mlops_iac.testing.local_servers import (
     venv_environ,
     wait_for_http,
 )
+from mlops_iac.testing.regressions import raising_model
 
 pytestmark = pytest.mark.workload
 
@@ -155,27 +156,6 @@ class Versions:
     bad: str
 
 
-def raising_model(inner: Any, feature: str) -> Any:
-    """A pyfunc that answers as `inner` but raises for any input with a negative `feature`
-    (a new version's regression on inputs the old one tolerated). Its class is local, so
-    cloudpickle stores it by value in the model: the server needs no test module to load it."""
-    import mlflow.pyfunc
-
-    class RaisesOnNegative(mlflow.pyfunc.PythonModel):
-        def __init__(self, inner: Any, feature: str) -> None:
-            self.inner = inner
-            self.feature = feature
-
-        # pd.DataFrame: a hint MLflow accepts without inferring a schema (the GOOD one's is set)
-        def predict(self, context: Any, model_input: pd.DataFrame, params: Any = None) -> Any:
-            negative = model_input[self.feature] < 0
-            if negative.any():
-                raise ValueError(f"{int(negative.sum())} rows with negative {self.feature!r}")
-            return self.inner.predict(model_input)
-
-    return RaisesOnNegative(inner, feature)
-
-
 @pytest.fixture(scope="module")
 def versions(mlflow_server: MlflowServer) -> Versions:
     """GOOD: the stack's trainer's model (the `champion`); BAD: the same estimator behind a
@@ -201,7 +181,9 @@ def versions(mlflow_server: MlflowServer) -> Versions:
         with mlflow.start_run():
             info = mlflow.pyfunc.log_model(
                 name="model",
-                python_model=raising_model(mlflow.sklearn.load_model(good_uri), POISONED_FEATURE),
+                python_model=raising_model(
+                    mlflow.sklearn.load_model(good_uri), POISONED_FEATURE, below=0
+                ),
                 signature=signature,
                 input_example=features().head(3),
                 pip_requirements=[
