@@ -20,7 +20,7 @@ from mlops_iac.testing.local_servers import LOOPBACK, free_port
 from delivery import Delivery
 from load import SteadyLoad
 from proxy import Forwarder
-from tier import REPO, Deployed
+from tier import REPO, REPORTS, Deployed
 
 pytestmark = pytest.mark.process
 
@@ -207,6 +207,11 @@ def register_regression(deployed: Deployed, base: str) -> str:
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("MLFLOW_TRACKING_URI", port_forward(deployed, "mlops", "mlflow", 5000))
         patch.setenv("MLFLOW_ALLOW_PICKLE_DESERIALIZATION", "true")
+        # As docs/registry.md tells a user outside the cluster: MLflow's presigned transfers
+        # name the object store's in-cluster address (without these, the download of the
+        # base model's MLmodel retried for minutes here).
+        patch.setenv("MLFLOW_ENABLE_PROXY_MULTIPART_DOWNLOAD", "false")
+        patch.setenv("MLFLOW_ENABLE_PROXY_MULTIPART_UPLOAD", "false")
         signature = mlflow.models.get_model_info(base_uri).signature
         with mlflow.start_run():
             logged = mlflow.pyfunc.log_model(
@@ -231,6 +236,40 @@ def analysis_results(delivery: Delivery) -> dict[str, dict[str, list[str]]]:
         }
         for run in runs
     }
+
+
+def save_dashboard(deployed: Deployed, delivery: Delivery, start: float, end: float) -> None:
+    """The serving dashboard's panels as its queries answer on this tier's Prometheus over
+    [start, end] (wall-clock seconds), for tools/render_rollout_dashboard.py: panels whose
+    series this tier scrapes (the endpoint's pods; the promotion watcher's pod is not in the
+    API server, so nothing discovers it)."""
+    import urllib.parse
+    import urllib.request
+
+    config_map = next(
+        o
+        for o in deployed.objects
+        if o["kind"] == "ConfigMap" and o["metadata"]["name"].endswith("-dashboard-serving")
+    )
+    dashboard = json.loads(config_map["data"]["serving.json"])
+    panels = []
+    for panel in dashboard["panels"]:
+        series = []
+        for target in panel["targets"]:
+            form = {"query": target["expr"], "start": start, "end": end, "step": 5}
+            url = f"{delivery.prometheus_url}/api/v1/query_range?{urllib.parse.urlencode(form)}"
+            with urllib.request.urlopen(url, timeout=30) as answer:
+                result = json.loads(answer.read())["data"]["result"]
+            for item in result:
+                legend = target["legendFormat"]
+                for key, value in item["metric"].items():
+                    legend = legend.replace(f"{{{{{key}}}}}", value)
+                points = [(float(t) - start, float(v)) for t, v in item["values"]]
+                series.append({"legend": legend, "points": points})
+        panels.append({"title": panel["title"], "unit": panel["fieldConfig"]["defaults"]["unit"],
+                       "series": series})  # fmt: skip
+    REPORTS.mkdir(exist_ok=True)
+    (REPORTS / f"{deployed.name}-serving-dashboard.json").write_text(json.dumps(panels))
 
 
 @pytest.mark.timeout(4 * JOB_TIMEOUT)
@@ -264,6 +303,7 @@ def test_the_loop_runs_on_the_fresh_stack(deployed: Deployed) -> None:
     bodies = [infer_body(rows[i : i + 10]) for rows in [drifted_rows()] for i in range(0, 3000, 10)]
     load = SteadyLoad(delivery.gateway.url, "churn.localtest.me", "/v2/models/churn/infer", bodies)
     load.start()
+    load_started = time.time()
     try:
         seconds = rolled_out(delivery, "1", since=trained, timeout=900)
         print(f"v1 on every replica {seconds:.1f} s after the training job ended")
@@ -312,6 +352,7 @@ def test_the_loop_runs_on_the_fresh_stack(deployed: Deployed) -> None:
         time.sleep(10)  # traffic after the rollback: the stable pods only
     finally:
         load.stop()
+    save_dashboard(deployed, delivery, load_started, time.time())
     before, during = load.failures(until=bad_from), load.failures(bad_from, bad_until)
     after = load.failures(since=bad_until)
     print(
