@@ -7,6 +7,7 @@ import json
 from typing import Any
 
 from mlops_iac.components.serving_metrics import (
+    DASHBOARD_WINDOW,
     failures_by_version,
     latency_quantile,
     request_rate,
@@ -58,7 +59,7 @@ def serving_dashboard(spec: StackSpec) -> str:
         [
             _panel(
                 "Requests per second",
-                [(request_rate(spec, "service"), "{{service}}")],
+                [(request_rate(spec, "service", window=DASHBOARD_WINDOW), "{{service}}")],
                 0,
                 0,
                 "reqps",
@@ -66,8 +67,8 @@ def serving_dashboard(spec: StackSpec) -> str:
             _panel(
                 "Latency p50 / p99",
                 [
-                    (latency_quantile(spec, 0.5, "service"), "p50 {{service}}"),
-                    (latency_quantile(spec, 0.99, "service"), "p99 {{service}}"),
+                    (latency_quantile(spec, 0.5, "service", DASHBOARD_WINDOW), "p50 {{service}}"),
+                    (latency_quantile(spec, 0.99, "service", DASHBOARD_WINDOW), "p99 {{service}}"),
                 ],
                 12,
                 0,
@@ -75,14 +76,19 @@ def serving_dashboard(spec: StackSpec) -> str:
             ),
             _panel(
                 "Errors per second (5xx)",
-                [(request_rate(spec, "service", errors=True), "{{service}}")],
+                [
+                    (
+                        request_rate(spec, "service", errors=True, window=DASHBOARD_WINDOW),
+                        "{{service}}",
+                    )
+                ],
                 0,
                 8,
                 "reqps",
             ),
             _panel(
                 "Failed inferences per model version",
-                [(failures_by_version(spec), "{{model}} {{model_version}}")],
+                [(failures_by_version(spec, DASHBOARD_WINDOW), "{{model}} {{model_version}}")],
                 12,
                 8,
                 "reqps",
@@ -101,7 +107,12 @@ def _rollout_panels(spec: StackSpec) -> list[dict[str, Any]]:
     return [
         _panel(
             "Requests per model version (rollouts)",
-            [(request_rate(spec, "model, model_version"), "{{model}} v{{model_version}}")],
+            [
+                (
+                    request_rate(spec, "model, model_version", window=DASHBOARD_WINDOW),
+                    "{{model}} v{{model_version}}",
+                )
+            ],
             0,
             16,
             "reqps",

@@ -9,6 +9,10 @@ from dataclasses import dataclass
 from mlops_iac.spec import StackSpec
 
 WINDOW = "5m"
+"""The rate window of alert rules: steady enough to alert on."""
+DASHBOARD_WINDOW = "$__rate_interval"
+"""Grafana's own rate window: four scrape intervals at least, wider when zoomed out, so a
+panel shows a rollout's minutes-long steps instead of smearing them over five minutes."""
 
 
 @dataclass(frozen=True)
@@ -68,21 +72,21 @@ def _union(terms: list[str]) -> str:
     return terms[0] if len(terms) == 1 else " or ".join(f"({t})" for t in terms)
 
 
-def request_rate(spec: StackSpec, by: str, *, errors: bool = False) -> str:
+def request_rate(spec: StackSpec, by: str, *, errors: bool = False, window: str = WINDOW) -> str:
     """Inference requests/s summed `by` the given labels; only 5xx answers with `errors`."""
     terms = []
     for m in watched(spec):
         extra = [f'{m.status_label}=~"5.."'] if errors else []
         series = m.requests + m.selector(spec.namespace, *extra)
-        terms.append(f"sum by ({by}) (rate({series}[{WINDOW}]))")
+        terms.append(f"sum by ({by}) (rate({series}[{window}]))")
     return _union(terms)
 
 
-def latency_quantile(spec: StackSpec, quantile: float, by: str) -> str:
+def latency_quantile(spec: StackSpec, quantile: float, by: str, window: str = WINDOW) -> str:
     """The `quantile` of request latency in seconds, per `by`."""
     buckets = _union(
         [
-            f"sum by ({by}, le) (rate({m.duration_bucket}{m.selector(spec.namespace)}[{WINDOW}]))"
+            f"sum by ({by}, le) (rate({m.duration_bucket}{m.selector(spec.namespace)}[{window}]))"
             for m in watched(spec)
         ]
     )
@@ -94,17 +98,17 @@ def error_ratio(spec: StackSpec, by: str) -> str:
     return f"({request_rate(spec, by, errors=True)}) / ({request_rate(spec, by)})"
 
 
-def failures_by_version(spec: StackSpec) -> str:
+def failures_by_version(spec: StackSpec, window: str = WINDOW) -> str:
     """Failed inferences/s per endpoint and model version, labelled `model`, `model_version`."""
     terms = []
     for m in watched(spec):
         if m is MLSERVER:
             series = f'model_infer_request_failure_total{{namespace="{spec.namespace}"}}'
-            rate = f"sum by (model, version) (rate({series}[{WINDOW}]))"
+            rate = f"sum by (model, version) (rate({series}[{window}]))"
             terms.append(f'label_replace({rate}, "model_version", "$1", "version", "(.*)")')
         else:
             selector = m.selector(spec.namespace, f'{m.status_label}=~"5.."')
             terms.append(
-                f"sum by (model, {m.version_label}) (rate({m.requests}{selector}[{WINDOW}]))"
+                f"sum by (model, {m.version_label}) (rate({m.requests}{selector}[{window}]))"
             )
     return _union(terms)

@@ -252,11 +252,22 @@ def save_dashboard(deployed: Deployed, delivery: Delivery, start: float, end: fl
         if o["kind"] == "ConfigMap" and o["metadata"]["name"].endswith("-dashboard-serving")
     )
     dashboard = json.loads(config_map["data"]["serving.json"])
+    step = 5
+    # Grafana's $__rate_interval: max(step + scrape interval, 4 scrape intervals), the scrape
+    # interval being the endpoint ServiceMonitor's (kube-prometheus-stack's datasource too).
+    monitor = next(
+        o
+        for o in deployed.objects
+        if o["kind"] == "ServiceMonitor" and o["metadata"]["name"] == "churn-metrics"
+    )
+    scrape = int(monitor["spec"]["endpoints"][0]["interval"].removesuffix("s"))
+    rate_interval = f"{max(step + scrape, 4 * scrape)}s"
     panels = []
     for panel in dashboard["panels"]:
         series = []
         for target in panel["targets"]:
-            form = {"query": target["expr"], "start": start, "end": end, "step": 5}
+            expr = target["expr"].replace("$__rate_interval", rate_interval)
+            form = {"query": expr, "start": start, "end": end, "step": step}
             url = f"{delivery.prometheus_url}/api/v1/query_range?{urllib.parse.urlencode(form)}"
             with urllib.request.urlopen(url, timeout=30) as answer:
                 result = json.loads(answer.read())["data"]["result"]

@@ -276,3 +276,22 @@ def test_grafana_ingress_needs_the_gateway():
         StackSpec.load(spec)
 
     assert "monitoring.grafana.ingress needs routing.mode 'gateway'" in str(caught.value)
+
+
+def test_dashboard_rates_follow_grafanas_window_and_alerts_keep_five_minutes(stack):
+    """A panel's rate window is Grafana's `$__rate_interval` (four scrape intervals), so a
+    rollout's one-minute steps show as steps; the process tier's picture of the serving
+    dashboard smeared them over five minutes before. Alerts keep their steadier 5m."""
+    serving = json.loads(
+        stack.manifest("ConfigMap", "shop-dashboard-serving")["data"]["serving.json"]
+    )
+    rates = [t["expr"] for p in serving["panels"] for t in p["targets"] if "rate(" in t["expr"]]
+    rules = [
+        rule["expr"]
+        for group in stack.manifest("PrometheusRule", "shop-mlops")["spec"]["groups"]
+        for rule in group["rules"]
+        if "rate(" in rule["expr"]
+    ]
+
+    assert rates and all("[$__rate_interval]" in e and "[5m]" not in e for e in rates)
+    assert rules and all("[5m]" in e and "$__" not in e for e in rules)
