@@ -263,11 +263,3 @@ class ProcessNode:
             running.stop(grace=float(grace))
         with contextlib.suppress(Exception):  # already gone: what a final delete wants
             self.core.delete_namespaced_pod(meta["name"], meta["namespace"], grace_period_seconds=0)
-
-    def running(self, owner: str) -> list[Pod]:
-        """The pods of `owner` (a workload key) that run here and are not being deleted."""
-        return [
-            pod
-            for uid, pod in self.pods.items()
-            if pod.workload == owner and uid not in self._deleting
-        ]
