@@ -27,6 +27,10 @@ class Forwarder:
 
     def close(self) -> None:
         self._closed.set()
+        # shutdown first: it wakes the thread blocked in accept(), which otherwise keeps the
+        # socket listening after close() (the next stack could not use the address).
+        with contextlib.suppress(OSError):
+            self._server.shutdown(socket.SHUT_RDWR)
         with contextlib.suppress(OSError):
             self._server.close()
 
