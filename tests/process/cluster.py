@@ -168,8 +168,9 @@ class FreshStack:
         taken = listeners_on_tier_addresses()
         if taken:
             raise RuntimeError(
-                f"already listening on this tier's addresses: {taken}; a run killed before "
-                "its teardown left them (`ss -ltnp | grep 127.7` names the processes)"
+                f"already listening on this tier's addresses: {taken}; left by a run killed "
+                "before its teardown, or by an earlier stack of this session that did not "
+                "free them (`ss -ltnp | grep 127.7` names the processes)"
             )
         self.objects = objects
         self.root = root
