@@ -1,4 +1,5 @@
-"""Real servers on 127.0.0.1 for tests: an MLflow tracking server and an S3 API (moto).
+"""Real servers on 127.0.0.1 for tests: an MLflow tracking server, an S3 API (moto) and
+Prometheus (Debian's).
 
 Each is a context manager that picks a free port, waits until the server answers, and on
 exit stops it and every process it started.
@@ -7,7 +8,9 @@ exit stops it and every process it started.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
+import shutil
 import signal
 import socket
 import ssl
@@ -206,6 +209,51 @@ def s3_server() -> Iterator[S3Server]:
         yield S3Server(endpoint_url=f"http://{LOOPBACK}:{port}")
     finally:
         server.stop()
+
+
+def prometheus_binary() -> str | None:
+    """Prometheus' binary (Debian's package; tools/test-servers.sh installs it), or None."""
+    return shutil.which("prometheus") or (
+        "/usr/bin/prometheus" if os.access("/usr/bin/prometheus", os.X_OK) else None
+    )
+
+
+@contextmanager
+def prometheus_server(
+    root: Path,
+    config: dict[str, Any],
+    *,
+    address: str = LOOPBACK,
+    port: int | None = None,
+    timeout: float = 60,
+) -> Iterator[str]:
+    """Prometheus with `config` (its configuration; JSON is YAML), its TSDB and log under
+    `root`, on `address`:`port` (a free port by default); its URL. Stopped with its whole
+    process group on exit."""
+    binary = prometheus_binary()
+    if binary is None:
+        raise FileNotFoundError("prometheus is not installed (tools/test-servers.sh)")
+    root.mkdir(parents=True, exist_ok=True)
+    config_file = root / "prometheus.yml"
+    config_file.write_text(json.dumps(config, indent=2))
+    listen = f"{address}:{port or free_port()}"
+    command = [
+        binary,
+        f"--config.file={config_file}",
+        f"--storage.tsdb.path={root / 'data'}",
+        f"--web.listen-address={listen}",
+        "--log.level=warn",
+    ]
+    with (root / "prometheus.log").open("wb") as log:
+        process = subprocess.Popen(
+            command, stdout=log, stderr=subprocess.STDOUT, cwd=root, process_group=0
+        )
+    try:
+        url = f"http://{listen}"
+        wait_for_http(f"{url}/-/ready", timeout, process)
+        yield url
+    finally:
+        stop_process_group(process)
 
 
 def pinned_venv(requirements: Path, name: str, cache: Path | None = None) -> Path:

@@ -253,10 +253,14 @@ class FreshStack:
             if all(service_port == target for service_port, target in targets.items()):
                 self.cluster.service_ips[key] = pod_ip
                 continue
-            service_ip = f"127.78.0.{len(self.forwarders) + 2}"
+            service_ip = self._service_address()
             self.cluster.service_ips[key] = service_ip
             for service_port, target in targets.items():
                 self.forwarders.append(Forwarder((service_ip, service_port), (pod_ip, target)))
+
+    def _service_address(self) -> str:
+        """An address for a Service that needs forwarders of its own (kube-proxy's part)."""
+        return f"127.78.0.{len(self.forwarders) + 2}"
 
     def _route_to_endpoints(self, service: dict[str, Any]) -> None:
         """A Service whose pods come and go (a controller's): an address of its own, and a
@@ -267,7 +271,7 @@ class FreshStack:
         if spec.get("clusterIP") == "None":
             return
         namespace = meta.get("namespace", "default")
-        service_ip = f"127.78.0.{len(self.forwarders) + 2}"
+        service_ip = self._service_address()
         self.cluster.service_ips[(namespace, meta["name"])] = service_ip
         for port in spec["ports"]:
             self.forwarders.append(

@@ -13,10 +13,6 @@ Prometheus listens at the address that name has here."""
 
 from __future__ import annotations
 
-import json
-import os
-import shutil
-import subprocess
 import urllib.parse
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
@@ -29,7 +25,7 @@ import yaml
 from mlops_iac.dev.controlplane import NODE_NAME as SIMULATED_NODE
 from mlops_iac.dev.controlplane import ControlPlane
 from mlops_iac.dev.rollouts import rollouts_controller
-from mlops_iac.testing.local_servers import stop_process_group, wait_for_http
+from mlops_iac.testing.local_servers import prometheus_binary, prometheus_server
 
 from cluster import FreshStack
 from gateway import Gateway, gateway
@@ -56,12 +52,6 @@ def unavailable(bin_dir: Path) -> str | None:
     return None
 
 
-def prometheus_binary() -> str | None:
-    return shutil.which("prometheus") or (
-        "/usr/bin/prometheus" if os.access("/usr/bin/prometheus", os.X_OK) else None
-    )
-
-
 @dataclass
 class Delivery:
     """The running parts, for a test to drive and read."""
@@ -69,7 +59,8 @@ class Delivery:
     api: ControlPlane
     node: ProcessNode
     gateway: Gateway
-    prometheus_url: str
+    prometheus_url: str | None
+    """The Prometheus the analyses ask, when any rollout has an analysis."""
 
     def rollout(self, namespace: str, name: str) -> dict[str, Any]:
         return dict(self.api.get("rollouts.argoproj.io", name, "-n", namespace))
@@ -108,14 +99,17 @@ def delivery_objects(objects: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return chosen
 
 
-def analysis_prometheus(objects: list[dict[str, Any]]) -> tuple[str, str, int]:
-    """(namespace, Service, port) of the Prometheus the AnalysisTemplates ask."""
+def analysis_prometheus(objects: list[dict[str, Any]]) -> tuple[str, str, int] | None:
+    """(namespace, Service name, port) of the Prometheus the AnalysisTemplates ask; None when
+    no rollout has an analysis."""
     addresses = {
         metric["provider"]["prometheus"]["address"]
         for o in objects
         if o.get("kind") == "AnalysisTemplate"
         for metric in o["spec"]["metrics"]
     }
+    if not addresses:
+        return None
     (address,) = addresses
     parsed = urllib.parse.urlsplit(address)
     assert parsed.hostname and parsed.port, address
@@ -133,45 +127,28 @@ def running_prometheus(
 ) -> Iterator[str]:
     """Prometheus at PROMETHEUS_ADDRESS:`port`, scraping what the ServiceMonitors select: the
     operator's scrape configs, their targets found by `kubernetes_sd`."""
-    binary = prometheus_binary()
-    assert binary and api.endpoints
+    assert api.endpoints
     access = ApiAccess(
         server=api.endpoints.server,
         ca_file=str(api.pki.cert("ca")),
         cert_file=str(api.pki.cert("admin")),
         key_file=str(api.pki.key("admin")),
     )
-    root.mkdir(parents=True, exist_ok=True)
     configs = scrape_configs(service_monitors, access)
     files: dict[str, list[str]] = {}
     for index, scrape in enumerate(configs):  # Debian's Prometheus has no Kubernetes SD
-        (discovery,) = scrape.pop("kubernetes_sd_configs")
+        (kubernetes_sd,) = scrape.pop("kubernetes_sd_configs")
         path = str(root / f"targets-{index}.json")
-        files[path] = discovery["namespaces"]["names"]
+        files[path] = kubernetes_sd["namespaces"]["names"]
         scrape["file_sd_configs"] = [{"files": [path]}]
+    root.mkdir(parents=True, exist_ok=True)
     discovery = EndpointsDiscovery(client, files)
-    config = root / "prometheus.yml"
-    config.write_text(json.dumps({"scrape_configs": configs}))
-    url = f"http://{PROMETHEUS_ADDRESS}:{port}"
-    with (root / "prometheus.log").open("wb") as log:
-        process = subprocess.Popen(
-            [
-                binary,
-                f"--config.file={config}",
-                f"--storage.tsdb.path={root / 'data'}",
-                f"--web.listen-address={PROMETHEUS_ADDRESS}:{port}",
-                "--log.level=warn",
-            ],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            cwd=root,
-            process_group=0,
-        )
     try:
-        wait_for_http(f"{url}/-/ready", 60, process)
-        yield url
+        with prometheus_server(
+            root, {"scrape_configs": configs}, address=PROMETHEUS_ADDRESS, port=port
+        ) as url:
+            yield url
     finally:
-        stop_process_group(process)
         discovery.stop()
 
 
@@ -191,8 +168,9 @@ def progressive_delivery(
 
     client = kube_config.new_client_from_config(config_file=str(api.kubeconfig))
     chosen = delivery_objects(objects)
-    namespace, service, port = analysis_prometheus(objects)
-    stack.cluster.service_ips[(namespace, service)] = PROMETHEUS_ADDRESS
+    asked = analysis_prometheus(objects)
+    if asked is not None:
+        stack.cluster.service_ips[asked[:2]] = PROMETHEUS_ADDRESS
     hosts = root / "controller-hosts"
     hosts.parent.mkdir(parents=True, exist_ok=True)
     hosts.write_text(stack.cluster.hosts_file("127.0.0.1", "rollouts-controller", "default"))
@@ -206,9 +184,11 @@ def progressive_delivery(
         node = ProcessNode(client, stack)
         node.start()
         running.callback(node.stop)
-        monitors = [o for o in chosen if o["kind"] == "ServiceMonitor"]
-        prometheus_url = running.enter_context(
-            running_prometheus(api, client, monitors, root / "prometheus", port)
-        )
+        prometheus_url = None
+        if asked is not None:
+            monitors = [o for o in chosen if o["kind"] == "ServiceMonitor"]
+            prometheus_url = running.enter_context(
+                running_prometheus(api, client, monitors, root / "prometheus", asked[2])
+            )
         served = running.enter_context(gateway(client, stack.endpoints, GATEWAY_ADDRESS))
         yield Delivery(api, node, served, prometheus_url)

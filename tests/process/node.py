@@ -229,12 +229,15 @@ class ProcessNode:
     def _write_status(self, pod: dict[str, Any], running: Pod) -> None:
         meta = pod["metadata"]
         ready = running.ready.is_set() and not running.failure
+        # init containers are done once a container of the pod itself has started
+        initialized = any(r.session for r in running.records.values() if not r.init)
         wanted = {
             "phase": "Running",
             "podIP": cluster_ip(running.ip),
             "podIPs": [{"ip": cluster_ip(running.ip)}],
             "hostIP": NODE_IP,
             "ready": ready,
+            "initialized": initialized,
         }
         if self._written.get(meta["uid"]) == wanted:
             return
@@ -243,12 +246,13 @@ class ProcessNode:
             {"type": kind, "status": "True" if ok else "False", "lastTransitionTime": now}
             for kind, ok in (
                 ("PodScheduled", True),
-                ("Initialized", ready or bool(running.records)),
+                ("Initialized", initialized),
                 ("ContainersReady", ready),
                 ("Ready", ready),
             )
         ]
-        status = {key: value for key, value in wanted.items() if key != "ready"} | {
+        conditions_only = ("ready", "initialized")
+        status = {key: value for key, value in wanted.items() if key not in conditions_only} | {
             "conditions": conditions,
             "startTime": pod["status"].get("startTime") or now,
         }

@@ -246,6 +246,7 @@ def save_dashboard(deployed: Deployed, delivery: Delivery, start: float, end: fl
     import urllib.parse
     import urllib.request
 
+    assert delivery.prometheus_url, "examples/churn's rollout has an analysis"
     config_map = next(
         o
         for o in deployed.objects

@@ -7,8 +7,6 @@ from __future__ import annotations
 import json
 import math
 import os
-import shutil
-import subprocess
 import time
 import urllib.parse
 import urllib.request
@@ -20,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from mlops_iac.testing.local_servers import LOOPBACK, free_port, stop_process_group, wait_for_http
+from mlops_iac.testing.local_servers import prometheus_binary, prometheus_server
 
 
 @dataclass(frozen=True)
@@ -88,9 +86,7 @@ class Prometheus:
 
 def binary() -> str:
     """Prometheus' binary, or skip (fail under CI): tools/test-servers.sh installs it."""
-    found = shutil.which("prometheus") or (
-        "/usr/bin/prometheus" if os.access("/usr/bin/prometheus", os.X_OK) else None
-    )
+    found = prometheus_binary()
     if found is None:
         reason = "prometheus not installed (Debian package prometheus; tools/test-servers.sh)"
         if os.environ.get("CI"):
@@ -121,24 +117,6 @@ def prometheus(
 ) -> Iterator[Prometheus]:
     """Prometheus scraping `targets` every `interval`, its TSDB and log under `root`; stopped
     with its whole process group on exit."""
-    root.mkdir(parents=True, exist_ok=True)
-    config = root / "prometheus.yml"
-    config.write_text(json.dumps(scrape_config(targets, interval), indent=2))
-    port = free_port()
-    command = [
-        binary(),
-        f"--config.file={config}",
-        f"--storage.tsdb.path={root / 'data'}",
-        f"--web.listen-address={LOOPBACK}:{port}",
-        "--log.level=warn",
-    ]
-    with (root / "prometheus.log").open("wb") as log:
-        process = subprocess.Popen(
-            command, stdout=log, stderr=subprocess.STDOUT, cwd=root, process_group=0
-        )
-        try:
-            url = f"http://{LOOPBACK}:{port}"
-            wait_for_http(f"{url}/-/ready", timeout, process)
-            yield Prometheus(url)
-        finally:
-            stop_process_group(process)
+    binary()  # skip, or fail under CI, without it
+    with prometheus_server(root, scrape_config(targets, interval), timeout=timeout) as url:
+        yield Prometheus(url)
